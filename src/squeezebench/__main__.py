@@ -1,0 +1,5 @@
+"""``python -m squeezebench`` runs the CLI."""
+
+from squeezebench.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``squeezebench`` command line (typer). Heavy imports happen inside commands."""

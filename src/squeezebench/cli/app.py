@@ -1,0 +1,158 @@
+"""Command definitions. Each command imports what it needs when it runs, so that
+``squeezebench --help`` never imports torch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from squeezebench._version import __version__
+from squeezebench.cli.exit_codes import ExitCode
+from squeezebench.errors import UserError
+
+app = typer.Typer(
+    name="squeezebench",
+    help="Compress a model several ways and benchmark every variant on every target.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SpecArgument = Annotated[Path, typer.Argument(help="Spec file (YAML or JSON).", show_default=False)]
+
+
+def _fail(error: UserError) -> NoReturn:
+    from rich.markup import escape
+
+    from squeezebench.cli.console import error_console
+
+    error_console().print(
+        f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(ExitCode.USAGE_ERROR)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"squeezebench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """squeezebench: how small, how fast and how accurate can this model be on that hardware?"""
+
+
+@app.command()
+def run(
+    spec: SpecArgument,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Results folder (overrides the spec).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Compress, run and measure every variant on every target; write Parquet results."""
+    from squeezebench.cli.console import console
+    from squeezebench.cli.reporting import ProgressReporter, summary_table
+    from squeezebench.harness.run import run_spec
+    from squeezebench.plugins.manager import default_manager, default_registry, plugin_infos
+    from squeezebench.spec.load import load_spec
+
+    try:
+        registry = default_registry()
+        resolved = load_spec(spec, registry)
+    except UserError as error:
+        _fail(error)
+    plugins = [vars(info) for info in plugin_infos(default_manager())]
+    reporter = ProgressReporter(console(), enabled=not quiet)
+    try:
+        with reporter:
+            outcome = run_spec(resolved, registry, output, reporter=reporter, plugins=plugins)
+    except KeyboardInterrupt:
+        console().print("[yellow]interrupted[/]: finished jobs are saved")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    console().print(summary_table(outcome.rows, resolved.spec.name))
+    console().print(f"results: {outcome.directory}", highlight=False)
+    if outcome.failed_jobs:
+        console().print(f"[red]{outcome.failed_jobs} job(s) failed[/]: see the reason column")
+        raise typer.Exit(ExitCode.JOB_ERRORS)
+
+
+@app.command()
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
+) -> None:
+    """Check spec files and report every problem as file:line:col (nothing is run)."""
+    from squeezebench.cli.console import console, error_console
+    from squeezebench.plugins.manager import default_registry
+    from squeezebench.spec.load import load_spec
+
+    try:
+        registry = default_registry()
+    except UserError as error:
+        _fail(error)
+    failed = False
+    for spec in specs:
+        try:
+            resolved = load_spec(spec, registry)
+        except UserError as error:
+            failed = True
+            error_console().print(str(error), highlight=False, markup=False, soft_wrap=True)
+            continue
+        jobs = len(resolved.variants) * len(resolved.targets)
+        console().print(
+            f"{spec}: ok ({len(resolved.variants)} variants x {len(resolved.targets)} targets"
+            f" = {jobs} jobs)",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(ExitCode.USAGE_ERROR)
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of spec files, including every installed plugin's params."""
+    from squeezebench.plugins.manager import default_registry
+    from squeezebench.spec.schema import render_json_schema
+
+    try:
+        text = render_json_schema(default_registry())
+    except UserError as error:
+        _fail(error)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def plugins() -> None:
+    """List registered methods, backends, model sources and datasets, and where from."""
+    from squeezebench.cli.console import console
+    from squeezebench.cli.reporting import plugins_table
+    from squeezebench.plugins.manager import autoload_enabled, default_registry
+
+    try:
+        registry = default_registry()
+    except UserError as error:
+        _fail(error)
+    console().print(plugins_table(registry))
+    if not autoload_enabled():
+        console().print("third-party plugins are disabled (SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD)")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,124 @@
+"""What the CLI draws: the progress bar over jobs, the summary table, the plugin list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from squeezebench.harness.jobs import Job
+from squeezebench.plugins.contracts import summary_of
+from squeezebench.plugins.registry import Registry
+
+
+class ProgressReporter:
+    """A rich progress bar with one step per job (``with reporter: run_spec(...)``)."""
+
+    def __init__(self, console: Console, enabled: bool = True) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressReporter:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def run_started(self, jobs: list[Job]) -> None:
+        """Create the bar."""
+        self._task = self._progress.add_task("jobs", total=len(jobs))
+
+    def job_started(self, job: Job) -> None:
+        """Show the job in flight."""
+        description = escape(f"{job.variant.name} @ {job.target.label}")
+        self._progress.update(self._task, description=description)
+
+    def job_finished(self, job: Job, rows: list[dict[str, Any]]) -> None:
+        """Advance the bar."""
+        self._progress.update(self._task, advance=1)
+        if rows and rows[0]["status"] != "ok":
+            self._progress.console.print(
+                Text(f"{rows[0]['status']} {job.variant.name} @ {job.target.label}: ", "yellow")
+                + Text(str(rows[0]["reason"]))
+            )
+
+
+def _bytes(value: int | None) -> str:
+    if value is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(value)
+
+
+def _number(value: float | None, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
+    """Variant x target: size, ratio, accuracy, delta, fidelity, p50 and speedup per batch."""
+    batch_sizes = sorted({r["batch_size"] for r in rows})
+    table = Table(title=title, title_justify="left")
+    for header in ("variant", "target", "size", "ratio", "accuracy", "Δ acc", "fidelity"):
+        table.add_column(header, justify="left" if header in ("variant", "target") else "right")
+    for batch in batch_sizes:
+        table.add_column(f"p50 b={batch}", justify="right")
+        table.add_column(f"speedup b={batch}", justify="right")
+    table.add_column("status")
+    groups: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["variant"], row["target"]), {})[row["batch_size"]] = row
+    for (variant, target), by_batch in groups.items():
+        first = next(iter(by_batch.values()))
+        cells: list[str | Text] = [
+            Text(variant),
+            Text(target),
+            _bytes(first.get("artifact_bytes")),
+            _number(first.get("compression_ratio"), "{:.2f}x"),
+            _number(first.get("accuracy"), "{:.2%}"),
+            _number(
+                None if first.get("accuracy_delta") is None else first["accuracy_delta"] * 100,
+                "{:+.2f} pp",
+            ),
+            _number(first.get("fidelity"), "{:.2%}"),
+        ]
+        for batch in batch_sizes:
+            row = by_batch.get(batch, {})
+            p50 = _number(row.get("latency_p50_ms"), "{:.3f} ms")
+            if row.get("noisy"):
+                p50 += " ~"
+            cells += [p50, _number(row.get("speedup"), "{:.2f}x")]
+        status = first["status"]
+        cells.append(
+            Text(status) if status == "ok" else Text(f"{status}: {first.get('reason')}", "red")
+        )
+        table.add_row(*cells)
+    table.caption = "~ noisy (IQR/median above the spec's noise_threshold); pp: percentage points"
+    return table
+
+
+def plugins_table(registry: Registry) -> Table:
+    """Every registered name, its kind, distribution and one-line summary."""
+    table = Table(title="registered plugins", title_justify="left")
+    for header in ("kind", "name", "distribution", "summary"):
+        table.add_column(header)
+    for kind in ("method", "backend", "model source", "dataset"):
+        for name, registration in sorted(registry.entries(kind).items()):
+            table.add_row(kind, name, registration.distribution, summary_of(registration.cls))
+    return table

@@ -1,0 +1,1 @@
+"""Measurements of one artifact on one target: size, quality, work, latency, memory."""

@@ -1,0 +1,94 @@
+"""Latency: warm up by time, then repeat until both a minimum count and a minimum time."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Summary of the timed repetitions of one batch (all in milliseconds)."""
+
+    samples_ms: list[float]
+    p50: float
+    p90: float
+    p99: float
+    mean: float
+    std: float
+    iqr: float
+
+    @property
+    def spread(self) -> float:
+        """IQR / median: the relative noise of the measurement."""
+        return self.iqr / self.p50 if self.p50 > 0 else float("inf")
+
+    @classmethod
+    def from_samples(cls, samples_ms: list[float]) -> LatencyStats:
+        """Percentiles, mean, standard deviation and IQR of ``samples_ms``."""
+        values = np.asarray(samples_ms, dtype=np.float64)
+        q25, p50, q75, p90, p99 = np.percentile(values, [25, 50, 75, 90, 99])
+        return cls(
+            samples_ms=list(samples_ms),
+            p50=float(p50),
+            p90=float(p90),
+            p99=float(p99),
+            mean=float(values.mean()),
+            std=float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            iqr=float(q75 - q25),
+        )
+
+
+def time_calls(
+    call: Callable[[], object],
+    synchronize: Callable[[], None],
+    *,
+    warmup_seconds: float,
+    min_repeats: int,
+    min_seconds: float,
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> LatencyStats:
+    """Time ``call`` (followed by ``synchronize``) after a warm-up of ``warmup_seconds``.
+
+    At least one warm-up call is always made, so lazy initialisation is never timed.
+    Timing stops once ``min_repeats`` calls were timed *and* ``min_seconds`` have passed.
+    Python's garbage collector is paused while timing (as ``timeit`` does), after a full
+    collection, so that one job does not pay for the garbage of the previous ones.
+    """
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _time_calls(call, synchronize, warmup_seconds, min_repeats, min_seconds, clock)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _time_calls(
+    call: Callable[[], object],
+    synchronize: Callable[[], None],
+    warmup_seconds: float,
+    min_repeats: int,
+    min_seconds: float,
+    clock: Callable[[], int],
+) -> LatencyStats:
+    warmup_ns, min_ns = warmup_seconds * 1e9, min_seconds * 1e9
+    start = clock()
+    while True:
+        call()
+        synchronize()
+        if clock() - start >= warmup_ns:
+            break
+    samples: list[float] = []
+    begin = clock()
+    while len(samples) < min_repeats or clock() - begin < min_ns:
+        before = clock()
+        call()
+        synchronize()
+        samples.append((clock() - before) / 1e6)
+    return LatencyStats.from_samples(samples)

@@ -1,0 +1,35 @@
+"""Parameter counts of torch modules, quantized layers included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def weight_tensors(module: Any) -> list[Any]:
+    """Every weight and bias tensor of ``module``, dequantized where stored quantized.
+
+    ``parameters()`` misses the packed weights of quantized layers, whose ``weight`` and
+    ``bias`` are methods; those are included here so that a quantized model reports the
+    same parameter count as its float original.
+    """
+    import torch
+
+    tensors = []
+    for layer in module.modules():
+        tensors.extend(layer.parameters(recurse=False))
+        for attribute in ("weight", "bias"):
+            accessor = getattr(type(layer), attribute, None)
+            if callable(accessor):  # quantized layers expose weight() / bias()
+                value = getattr(layer, attribute)()
+                if isinstance(value, torch.Tensor):
+                    tensors.append(value.dequantize() if value.is_quantized else value)
+    return tensors
+
+
+def count_parameters(module: Any) -> tuple[int, int]:
+    """``(parameters, nonzero parameters)`` of ``module``."""
+    total = nonzero = 0
+    for tensor in weight_tensors(module):
+        total += tensor.numel()
+        nonzero += int(tensor.detach().count_nonzero())
+    return total, nonzero

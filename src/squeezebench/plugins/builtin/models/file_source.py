@@ -1,0 +1,56 @@
+"""``file:<path>``: a model file, as a torch.export program (``.pt2``) or TorchScript.
+
+Files are loaded without unpickling arbitrary objects: ``torch.export.load`` and
+``torch.jit.load`` rebuild the model from its serialized graph, not from Python code.
+A plain ``state_dict`` file is not a model (it has no architecture) and is rejected.
+Relative paths are resolved against the spec's folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from squeezebench.errors import UserError
+from squeezebench.plugins.contracts import LoadedModel, ModelSource
+from squeezebench.plugins.markers import hookimpl
+
+
+class ModelFile(ModelSource):
+    """A model file: torch.export ExportedProgram (``.pt2``) or TorchScript archive."""
+
+    scheme = "file"
+
+    def check(self, reference: str, base_dir: Path) -> str | None:
+        path = (base_dir / reference).resolve()
+        if not path.is_file():
+            return f"model file not found: {path}"
+        return None
+
+    def load(self, reference: str, base_dir: Path, seed: int) -> LoadedModel:
+        import torch
+
+        path = (base_dir / reference).resolve()
+        if path.suffix == ".pt2":
+            try:
+                program = torch.export.load(str(path))
+            except Exception as error:
+                raise UserError(
+                    f"{path} is not a loadable torch.export program: {error}"
+                ) from error
+            example = program.example_inputs[0][0] if program.example_inputs else None
+            return LoadedModel(program.module(), example, description=str(path))
+        try:
+            module = torch.jit.load(str(path), map_location="cpu")
+        except Exception as error:
+            raise UserError(
+                f"{path} is not a TorchScript archive (nor a .pt2 exported program); "
+                f"a state_dict alone is not a model: {error}"
+            ) from error
+        return LoadedModel(module.eval(), None, description=str(path))
+
+
+@hookimpl
+def squeezebench_register(registry: Any) -> None:
+    """Register the ``file:`` model source."""
+    registry.add_model_source(ModelFile)

@@ -1,0 +1,81 @@
+"""``python:package.module:factory``: a model built by the user's own Python code.
+
+The factory is called with no arguments and returns ``(module, example_input)`` or just the
+module. This runs the user's code by design: only use specs you trust. The spec's folder is
+put on ``sys.path`` first, so a ``mymodel.py`` next to the spec can be named directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from squeezebench.errors import UserError
+from squeezebench.plugins.contracts import LoadedModel, ModelSource
+from squeezebench.plugins.markers import hookimpl
+
+_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+class PythonFactory(ModelSource):
+    """A torch module returned by a Python factory ``package.module:function``."""
+
+    scheme = "python"
+
+    def check(self, reference: str, base_dir: Path) -> str | None:
+        if not _REFERENCE.match(reference):
+            return f"expected 'python:package.module:factory', got 'python:{reference}'"
+        top_level = reference.split(":")[0].split(".")[0]
+        with _on_path(base_dir):
+            if importlib.util.find_spec(top_level) is None:
+                return f"no Python module named {top_level!r} (looked in {base_dir} and sys.path)"
+        return None
+
+    def load(self, reference: str, base_dir: Path, seed: int) -> LoadedModel:
+        module_name, _, attribute = reference.partition(":")
+        with _on_path(base_dir):
+            try:
+                factory = _resolve(importlib.import_module(module_name), attribute)
+            except (ImportError, AttributeError) as error:
+                raise UserError(f"cannot import python:{reference}: {error}") from error
+            result = factory()
+        model, example = result if isinstance(result, tuple) else (result, None)
+        import torch
+
+        if not isinstance(model, torch.nn.Module):
+            raise UserError(
+                f"python:{reference} returned {type(model).__name__}, expected a torch.nn.Module"
+                " (optionally with an example input: `return module, example`)"
+            )
+        return LoadedModel(artifact=model, example_input=example, description=reference)
+
+
+def _resolve(module: Any, dotted: str) -> Any:
+    target = module
+    for part in dotted.split("."):
+        target = getattr(target, part)
+    return target
+
+
+class _on_path:
+    """Put a folder first on ``sys.path`` for the duration of a ``with`` block."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder)
+
+    def __enter__(self) -> None:
+        sys.path.insert(0, self.folder)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.folder in sys.path:
+            sys.path.remove(self.folder)
+
+
+@hookimpl
+def squeezebench_register(registry: Any) -> None:
+    """Register the ``python:`` model source."""
+    registry.add_model_source(PythonFactory)

@@ -1,0 +1,199 @@
+"""The contracts a plugin implements: methods, backends, model sources and datasets.
+
+Each contract is a small base class. A plugin subclasses it, sets the class attributes and
+implements the methods, then registers the class from its ``squeezebench_register`` hook.
+None of these classes imports torch: implementations import heavy libraries inside their
+methods so that listing plugins or validating a spec stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from squeezebench.spec.models import TargetSpec
+
+TORCH_MODULE = "torch.module"
+"""Artifact format of an eager ``torch.nn.Module`` (float, pruned or quantized)."""
+
+
+class NoParams(BaseModel):
+    """Params model of a method (or Options model of a backend) that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data handed to plugins
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Split:
+    """Inputs and labels of one dataset split, as numpy arrays (labels may be None)."""
+
+    inputs: np.ndarray
+    labels: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    """The three splits every dataset gives, plus the name of its accuracy metric."""
+
+    train: Split
+    calibration: Split
+    test: Split
+    metric: str = "top1"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """What a model source gives: the artifact, its format and one example input batch."""
+
+    artifact: Any
+    example_input: Any
+    format: str = TORCH_MODULE
+    description: str = ""
+
+
+@dataclass
+class MethodContext:
+    """Everything a method may use besides the artifact and its params.
+
+    ``data`` is None when the spec names no dataset; methods that need calibration or
+    training data must then raise :class:`~squeezebench.errors.MethodError`.
+    """
+
+    seed: int
+    device: str = "cpu"
+    data: DatasetSplits | None = None
+    example_input: Any = None
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("squeezebench"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Contracts
+# ---------------------------------------------------------------------------------------------
+
+
+class Method:
+    """A compression step: takes an artifact, gives a new one. A method never measures.
+
+    Class attributes:
+      ``name``: dotted, family first (``prune.magnitude``); unique across all plugins.
+      ``Params``: a pydantic model (``extra="forbid"``) validating the step's parameters;
+      it is also what ``squeezebench schema`` publishes for editors.
+      ``takes``: artifact formats the method accepts; ``gives``: the format it returns.
+      ``simulated``: True when the effect is only simulated (masks, fake-quant) and the
+      artifact is not really smaller; results then say so.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]] = NoParams
+    takes: ClassVar[tuple[str, ...]] = (TORCH_MODULE,)
+    gives: ClassVar[str] = TORCH_MODULE
+    simulated: ClassVar[bool] = False
+
+    def apply(self, artifact: Any, params: BaseModel, ctx: MethodContext) -> Any:
+        """Return the compressed artifact. May modify ``artifact`` in place.
+
+        Raise :class:`~squeezebench.errors.MethodError` when the method cannot apply
+        (nothing to compress, missing data); the job is then recorded as an error.
+        """
+        raise NotImplementedError
+
+
+class Runner:
+    """A prepared model on one target. The harness times ``run`` only.
+
+    ``place`` moves a numpy batch to wherever ``run`` expects it (outside the timed
+    region); ``fetch`` brings an output back as a numpy array; ``synchronize`` waits for
+    queued device work; ``artifact_bytes`` is the deployable artifact as it would be shipped.
+    """
+
+    def place(self, batch: np.ndarray) -> Any:
+        """Convert a numpy batch into the backend's input type on the target device."""
+        raise NotImplementedError
+
+    def run(self, placed: Any) -> Any:
+        """Run one forward pass on a batch returned by :meth:`place`."""
+        raise NotImplementedError
+
+    def fetch(self, output: Any) -> np.ndarray:
+        """Return ``output`` as a numpy array on the host."""
+        raise NotImplementedError
+
+    def synchronize(self) -> None:
+        """Block until all work queued by :meth:`run` has finished (no-op on CPU)."""
+
+    def artifact_bytes(self) -> bytes:
+        """The serialized artifact a user would deploy on this target."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources (threads settings, device memory)."""
+
+
+class Backend:
+    """Runs artifacts on a target (a device of this backend, with options).
+
+    Class attributes: ``name`` (``torch``), ``Options`` (pydantic model of the target's
+    ``options``), ``formats`` it runs and ``devices`` it knows.
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BaseModel]] = NoParams
+    formats: ClassVar[tuple[str, ...]] = (TORCH_MODULE,)
+    devices: ClassVar[tuple[str, ...]] = ("cpu",)
+
+    def check(self, target: TargetSpec) -> str | None:
+        """Say why ``target`` cannot run on this machine (missing package, no device), or None."""
+        return None
+
+    def prepare(self, artifact: Any, target: TargetSpec) -> Runner:
+        """Return a :class:`Runner` for ``artifact`` on ``target``."""
+        raise NotImplementedError
+
+
+class ModelSource:
+    """Resolves a model reference ``<scheme>:<rest>`` (for example ``builtin:digits-cnn``)."""
+
+    scheme: ClassVar[str]
+
+    def check(self, reference: str, base_dir: Path) -> str | None:
+        """Cheaply say what is wrong with ``reference`` (no such file, unknown name), or None.
+
+        Called while validating a spec; must not load the model or import torch.
+        """
+        return None
+
+    def load(self, reference: str, base_dir: Path, seed: int) -> LoadedModel:
+        """Load the model. ``reference`` is the part after ``<scheme>:``; relative paths are
+        resolved against ``base_dir`` (the spec's folder)."""
+        raise NotImplementedError
+
+
+class Dataset:
+    """A named dataset with fixed train / calibration / test splits and an accuracy metric."""
+
+    name: ClassVar[str]
+
+    def load(self) -> DatasetSplits:
+        """Return the splits; the same every time (the split is fixed, not spec-seeded)."""
+        raise NotImplementedError
+
+
+def summary_of(cls: type) -> str:
+    """First line of a plugin class's docstring, for listings."""
+    doc = (cls.__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""

@@ -1,0 +1,115 @@
+"""Building the plugin manager and the registry: built-ins first, then entry points."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pluggy
+
+from squeezebench._version import __version__
+from squeezebench.errors import PluginError
+from squeezebench.plugins import hookspecs
+from squeezebench.plugins.markers import PROJECT_NAME
+from squeezebench.plugins.registry import Registry
+
+DISABLE_AUTOLOAD_ENV = "SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD"
+"""Set to 1 to skip third-party plugins found through entry points (the built-ins stay)."""
+
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "squeezebench.plugins.builtin.methods.quantize_dynamic_int8",
+    "squeezebench.plugins.builtin.methods.prune_magnitude",
+    "squeezebench.plugins.builtin.backends.torch_backend",
+    "squeezebench.plugins.builtin.models.builtin_source",
+    "squeezebench.plugins.builtin.models.python_source",
+    "squeezebench.plugins.builtin.models.file_source",
+    "squeezebench.plugins.builtin.datasets.digits",
+)
+
+BUILTIN_DISTRIBUTION = f"squeezebench {__version__}"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A registered plugin and the distribution it comes from."""
+
+    name: str
+    distribution: str
+    builtin: bool
+
+
+def autoload_enabled() -> bool:
+    """False when the user disabled third-party plugins through the environment."""
+    return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() not in {"1", "true", "yes"}
+
+
+def build_plugin_manager(
+    autoload: bool | None = None, extra_plugins: Iterable[object] = ()
+) -> pluggy.PluginManager:
+    """Create the manager: hookspecs, built-ins, entry points (unless disabled), extras.
+
+    ``extra_plugins`` are registered last, as if installed; tests use them.
+    """
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    for module_name in BUILTIN_PLUGINS:
+        manager.register(importlib.import_module(module_name), name=module_name)
+    if autoload_enabled() if autoload is None else autoload:
+        try:
+            manager.load_setuptools_entrypoints(PROJECT_NAME)
+        except Exception as error:  # a broken third-party package must not look like our bug
+            raise PluginError(
+                f"a plugin from the {PROJECT_NAME!r} entry-point group failed to load: "
+                f"{type(error).__name__}: {error} (set {DISABLE_AUTOLOAD_ENV}=1 to skip "
+                "third-party plugins)"
+            ) from error
+    for plugin in extra_plugins:
+        manager.register(plugin)
+    manager.check_pending()
+    return manager
+
+
+def plugin_infos(manager: pluggy.PluginManager) -> list[PluginInfo]:
+    """Every registered plugin with its distribution, in registration order."""
+    from_distributions = {
+        id(plugin): f"{dist.metadata['name']} {dist.version}"
+        for plugin, dist in manager.list_plugin_distinfo()
+    }
+    infos = []
+    for name, plugin in manager.list_name_plugin():
+        builtin = name in BUILTIN_PLUGINS
+        distribution = (
+            BUILTIN_DISTRIBUTION if builtin else from_distributions.get(id(plugin), str(name))
+        )
+        infos.append(PluginInfo(str(name), distribution, builtin))
+    return infos
+
+
+def build_registry(manager: pluggy.PluginManager) -> Registry:
+    """Call ``squeezebench_register`` plugin by plugin, so every name knows its distribution."""
+    registry = Registry()
+    plugins = [plugin for _, plugin in manager.list_name_plugin()]
+    distributions = {info.name: info.distribution for info in plugin_infos(manager)}
+    for name, plugin in manager.list_name_plugin():
+        others = [other for other in plugins if other is not plugin]
+        registry.current_distribution = distributions[str(name)]
+        manager.subset_hook_caller("squeezebench_register", remove_plugins=others)(
+            registry=registry
+        )
+    registry.current_distribution = "unknown"
+    return registry
+
+
+@functools.cache
+def default_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager (built on first use)."""
+    return build_plugin_manager()
+
+
+@functools.cache
+def default_registry() -> Registry:
+    """The process-wide registry of every installed plugin (built on first use)."""
+    return build_registry(default_manager())

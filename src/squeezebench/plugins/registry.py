@@ -1,0 +1,103 @@
+"""The registry handed to ``squeezebench_register``: plugin classes by kind and unique name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from squeezebench.errors import PluginError, UserError
+from squeezebench.plugins.contracts import Backend, Dataset, Method, ModelSource
+from squeezebench.suggest import unknown_name_message
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One registered class and the distribution (``name version``) that registered it."""
+
+    kind: str
+    name: str
+    cls: type
+    distribution: str
+
+
+_KINDS: dict[str, tuple[type, str, tuple[str, ...]]] = {
+    # kind: (base class, attribute holding the unique key, pydantic attributes to check)
+    "method": (Method, "name", ("Params",)),
+    "backend": (Backend, "name", ("Options",)),
+    "model source": (ModelSource, "scheme", ()),
+    "dataset": (Dataset, "name", ()),
+}
+
+
+class Registry:
+    """Methods, backends, model sources and datasets, each kept by unique name.
+
+    Plugins call the ``add_*`` methods; the rest of squeezebench looks classes up with
+    :meth:`get` (which raises a did-you-mean :class:`UserError` for unknown names).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Registration]] = {kind: {} for kind in _KINDS}
+        self.current_distribution = "unknown"
+
+    # -- used by plugins ----------------------------------------------------------------------
+
+    def add_method(self, cls: type[Method]) -> None:
+        """Register a :class:`~squeezebench.plugins.contracts.Method` subclass."""
+        self._add("method", cls)
+
+    def add_backend(self, cls: type[Backend]) -> None:
+        """Register a :class:`~squeezebench.plugins.contracts.Backend` subclass."""
+        self._add("backend", cls)
+
+    def add_model_source(self, cls: type[ModelSource]) -> None:
+        """Register a :class:`~squeezebench.plugins.contracts.ModelSource` subclass."""
+        self._add("model source", cls)
+
+    def add_dataset(self, cls: type[Dataset]) -> None:
+        """Register a :class:`~squeezebench.plugins.contracts.Dataset` subclass."""
+        self._add("dataset", cls)
+
+    # -- used by squeezebench -----------------------------------------------------------------
+
+    def names(self, kind: str) -> list[str]:
+        """Sorted names registered under ``kind``."""
+        return sorted(self._entries[kind])
+
+    def entries(self, kind: str) -> Mapping[str, Registration]:
+        """Registrations of ``kind`` by name (read-only view)."""
+        return dict(self._entries[kind])
+
+    def get(self, kind: str, name: str) -> Any:
+        """The class registered as ``name``, or a :class:`UserError` with a did-you-mean."""
+        try:
+            return self._entries[kind][name].cls
+        except KeyError:
+            raise UserError(unknown_name_message(kind, name, self._entries[kind])) from None
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        kind, name = key
+        return name in self._entries[kind]
+
+    def _add(self, kind: str, cls: type) -> None:
+        base, key_attribute, pydantic_attributes = _KINDS[kind]
+        where = f"{kind} {cls!r} from {self.current_distribution}"
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise PluginError(f"{where} must be a subclass of {base.__module__}.{base.__name__}")
+        name = getattr(cls, key_attribute, None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"{where} must set the class attribute {key_attribute!r}")
+        for attribute in pydantic_attributes:
+            model = getattr(cls, attribute)
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise PluginError(f"{where}: {attribute} must be a pydantic BaseModel subclass")
+        existing = self._entries[kind].get(name)
+        if existing is not None:
+            raise PluginError(
+                f"{kind} {name!r} is registered twice: by {existing.distribution} "
+                f"and by {self.current_distribution}"
+            )
+        self._entries[kind][name] = Registration(kind, name, cls, self.current_distribution)

@@ -1,0 +1,88 @@
+"""``load_spec``: from a file to a validated, registry-resolved :class:`ResolvedSpec`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from squeezebench.errors import UserError
+from squeezebench.plugins.registry import Registry
+from squeezebench.spec.issues import SpecError, SpecIssue
+from squeezebench.spec.models import Spec, TargetSpec
+from squeezebench.spec.pydantic_issues import issues_from_validation_error
+from squeezebench.spec.resolve import Resolver, Variant
+from squeezebench.spec.yaml_loader import load_located
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    """A valid spec: the parsed model plus resolved variants (baseline first) and targets."""
+
+    spec: Spec
+    path: Path
+    variants: tuple[Variant, ...]
+    targets: tuple[TargetSpec, ...]
+    dataset: str | None
+
+    @property
+    def base_dir(self) -> Path:
+        """The spec's folder, against which relative model paths are resolved."""
+        return self.path.parent
+
+    @property
+    def spec_hash(self) -> str:
+        """Hash of everything that defines the benchmark (not of comments or key order)."""
+        payload = {
+            "spec": self.spec.model_dump(mode="json"),
+            "variants": [[v.name, v.steps_json()] for v in self.variants],
+            "targets": [t.model_dump(mode="json") for t in self.targets],
+        }
+        text = json.dumps(payload, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_spec(path: str | Path, registry: Registry | None = None) -> ResolvedSpec:
+    """Read, validate and resolve the spec at ``path``.
+
+    Raises :class:`SpecError` listing every issue found (``file:line:col: where: why``),
+    or :class:`UserError` if the file cannot be read.
+    """
+    if registry is None:
+        from squeezebench.plugins.manager import default_registry
+
+        registry = default_registry()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"spec file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read spec file {path}: {error}") from None
+    filename = str(path)
+    document = load_located(text, filename)
+    if not isinstance(document.data, dict):
+        found = "an empty file" if document.data is None else type(document.data).__name__
+        raise SpecError(
+            filename, [SpecIssue(f"a spec must be a mapping of keys, got {found}", (), None, "")]
+        )
+    issues: list[SpecIssue] = []
+    spec: Spec | None = None
+    try:
+        spec = Spec.model_validate(document.data)
+    except ValidationError as error:
+        issues.extend(issues_from_validation_error(error, Spec, document))
+
+    data = document.data
+    resolver = Resolver(registry, document, path.resolve().parent)
+    resolver.check_model(data.get("model"))
+    dataset = resolver.resolve_dataset(data.get("dataset"))
+    variants = resolver.resolve_variants(data.get("variants"), data.get("sweep"))
+    targets = resolver.resolve_targets(data.get("targets", ["torch:cpu"]))
+    issues.extend(resolver.issues)
+    if issues or spec is None:
+        raise SpecError(filename, issues)
+    return ResolvedSpec(spec, path, tuple(variants), tuple(targets), dataset)

@@ -1,0 +1,102 @@
+"""The pydantic models of a spec file.
+
+Method steps and targets are validated in two stages: here only their outer shape, then by
+:mod:`squeezebench.spec.resolve` against the plugin registry, so that a third-party
+method's params get exactly the checks (and error messages) of a built-in one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+
+_SHORT_TARGET = re.compile(r"^(?P<backend>[A-Za-z0-9_.-]+):(?P<device>[A-Za-z0-9_:.-]+)$")
+MODEL_REFERENCE = r"^[A-Za-z][A-Za-z0-9_+.-]*:.+$"
+
+# Placeholders: squeezebench.spec.schema swaps them for registry-built definitions.
+STEP_PLACEHOLDER = {"$comment": "squeezebench:Step"}
+TARGET_PLACEHOLDER = {"$comment": "squeezebench:Target"}
+StepInput = Annotated[Any, WithJsonSchema(STEP_PLACEHOLDER)]
+TargetInput = Annotated[Any, WithJsonSchema(TARGET_PLACEHOLDER)]
+
+
+class StrictModel(BaseModel):
+    """Base of every spec model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BenchmarkSpec(StrictModel):
+    """How latency is measured."""
+
+    batch_sizes: list[Annotated[int, Field(ge=1)]] = Field(
+        default=[1], min_length=1, description="Batch sizes to time, each a separate row."
+    )
+    warmup_seconds: float = Field(0.2, ge=0, description="Untimed runs for at least this long.")
+    min_repeats: int = Field(20, ge=1, description="Timed runs: at least this many ...")
+    min_seconds: float = Field(0.5, ge=0, description="... and for at least this long.")
+    noise_threshold: float = Field(
+        0.1, gt=0, description="Rows whose IQR/median exceeds this are flagged noisy."
+    )
+
+
+class OutputSpec(StrictModel):
+    """Where results are written."""
+
+    dir: str = Field("results", description="Results folder, relative to the working directory.")
+
+
+class TargetSpec(StrictModel):
+    """A backend, a device and the backend's options. Short form: ``"torch:cpu"``."""
+
+    backend: str = Field(description="Registered backend name, e.g. 'torch'.")
+    device: str = Field("cpu", description="Device of the backend, e.g. 'cpu' or 'cuda:0'.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Backend options.")
+    name: str | None = Field(None, description="Label in results; defaults to backend:device.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_short_form(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = _SHORT_TARGET.match(value)
+            if match is None:
+                raise ValueError(f"expected 'backend:device' such as 'torch:cpu', got {value!r}")
+            return match.groupdict()
+        return value
+
+    @property
+    def label(self) -> str:
+        """The target's name in tables and results."""
+        return self.name or f"{self.backend}:{self.device}"
+
+
+class Spec(StrictModel):
+    """A squeezebench spec: one model, the pipelines to try and where to run them."""
+
+    name: str = Field(description="Name of this benchmark; stored with every result row.")
+    seed: int = Field(0, description="Seed of every stochastic step (methods, sampling).")
+    model: str = Field(
+        pattern=MODEL_REFERENCE,
+        description="Model source: builtin:<name>, python:<module>:<factory> or file:<path>.",
+    )
+    dataset: str | None = Field(
+        None, description="Registered dataset (e.g. builtin:digits); needed for accuracy."
+    )
+    variants: dict[str, list[StepInput]] = Field(
+        default_factory=dict,
+        description="Named pipelines: ordered lists of method steps. 'baseline' is implicit.",
+    )
+    sweep: dict[str, dict[str, list[Any]]] = Field(
+        default_factory=dict,
+        description=(
+            "Grid per variant: {variant: {'<method>.<param>': [values]}}; one variant is run "
+            "per combination, named variant[param=value,...]."
+        ),
+    )
+    targets: list[TargetInput] = Field(
+        default_factory=lambda: ["torch:cpu"], min_length=1, description="Where to run."
+    )
+    benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)

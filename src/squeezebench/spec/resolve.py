@@ -1,0 +1,347 @@
+"""Resolving a parsed spec against the plugin registry: steps, sweeps, targets, sources.
+
+Every check here collects issues instead of stopping at the first, and works on the raw
+document where the top-level model failed, so one run of ``validate`` reports everything.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path as FilePath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from squeezebench.plugins.contracts import TORCH_MODULE
+from squeezebench.plugins.registry import Registry
+from squeezebench.spec.issues import Path, SpecIssue, render_path
+from squeezebench.spec.models import TargetSpec
+from squeezebench.spec.pydantic_issues import issues_from_validation_error
+from squeezebench.spec.yaml_loader import LocatedDocument
+from squeezebench.suggest import unknown_name_message
+
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One method application with validated params."""
+
+    method: str
+    params: BaseModel
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"method": ..., "params": {...}}`` with every default filled in."""
+        return {"method": self.method, "params": self.params.model_dump(mode="json")}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named pipeline (possibly one point of a sweep); the baseline has no steps."""
+
+    name: str
+    steps: tuple[Step, ...] = ()
+    sweep_values: dict[str, Any] = field(default_factory=dict)
+
+    def steps_json(self) -> str:
+        """The pipeline as canonical JSON (stored in every result row)."""
+        return json.dumps([s.to_json() for s in self.steps], sort_keys=True)
+
+
+@dataclass
+class _RawStep:
+    method: str
+    params: dict[str, Any]
+    path: Path  # of the step in the document
+    params_path: Path  # of the params mapping (for positions of individual params)
+
+
+class Resolver:
+    """Collects issues while turning raw variants, sweeps and targets into resolved ones."""
+
+    def __init__(self, registry: Registry, document: LocatedDocument, base_dir: FilePath):
+        self.registry = registry
+        self.document = document
+        self.base_dir = base_dir
+        self.issues: list[SpecIssue] = []
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _issue(self, message: str, path: Path, *, key: bool = False, label: str | None = None):
+        self.issues.append(SpecIssue(message, path, self.document.position(path, key=key), label))
+
+    # -- model and dataset --------------------------------------------------------------------
+
+    def check_model(self, reference: Any) -> None:
+        """Check that the model reference names a registered scheme that accepts it."""
+        if not isinstance(reference, str) or ":" not in reference:
+            return  # the top-level model reports the shape error
+        scheme, _, rest = reference.partition(":")
+        if ("model source", scheme) not in self.registry:
+            names = self.registry.names("model source")
+            self._issue(unknown_name_message("model source", scheme, names), ("model",))
+            return
+        problem = self.registry.get("model source", scheme)().check(rest, self.base_dir)
+        if problem:
+            self._issue(problem, ("model",))
+
+    def resolve_dataset(self, reference: Any) -> str | None:
+        """The registered dataset name of ``builtin:<name>`` (or ``<name>``), else an issue."""
+        if not isinstance(reference, str):
+            return None
+        name = reference.removeprefix("builtin:")
+        if ("dataset", name) not in self.registry:
+            self._issue(
+                unknown_name_message("dataset", name, self.registry.names("dataset")),
+                ("dataset",),
+            )
+            return None
+        return name
+
+    # -- variants and sweeps ------------------------------------------------------------------
+
+    def resolve_variants(self, raw_variants: Any, raw_sweep: Any) -> list[Variant]:
+        """Baseline first, then each variant (sweeps expanded), in spec order."""
+        variants = [Variant(BASELINE)]
+        if not isinstance(raw_variants, dict):
+            return variants
+        sweep = raw_sweep if isinstance(raw_sweep, dict) else {}
+        for name in sweep:
+            if name not in raw_variants:
+                self._issue(
+                    unknown_name_message("variant", str(name), list(raw_variants)),
+                    ("sweep", name),
+                    key=True,
+                    label="sweep",
+                )
+        for name, raw_steps in raw_variants.items():
+            path: Path = ("variants", name)
+            if not isinstance(raw_steps, list):
+                continue  # reported by the top-level model
+            if name == BASELINE:
+                if raw_steps:
+                    self._issue(
+                        "'baseline' is reserved for the unmodified model, which is always "
+                        "measured; give this pipeline another name",
+                        path,
+                        key=True,
+                    )
+                continue
+            if not raw_steps:
+                self._issue(
+                    "a variant needs at least one step (the baseline is always measured)",
+                    path,
+                )
+                continue
+            steps = [self._parse_step(item, (*path, index)) for index, item in enumerate(raw_steps)]
+            if any(step is None for step in steps):
+                continue
+            parsed = [s for s in steps if s is not None]
+            self._check_formats(parsed)
+            grid = sweep.get(name) if isinstance(sweep.get(name), dict) else None
+            variants.extend(self._expand(str(name), parsed, grid))
+        return variants
+
+    def _parse_step(self, item: Any, path: Path) -> _RawStep | None:
+        if isinstance(item, str):
+            method, params, params_path, key = item, {}, path, False
+        elif isinstance(item, dict) and len(item) == 1:
+            method, params = next(iter(item.items()))
+            params_path, key = (*path, method), True
+            if params is None:
+                params = {}
+            if not isinstance(params, dict):
+                self._issue(
+                    f"the params of {method} must be a mapping of name: value (got {params!r})",
+                    params_path,
+                )
+                return None
+        else:
+            self._issue(
+                "a step is a method name ('quantize.dynamic_int8') or a single-key mapping "
+                "('prune.magnitude: {sparsity: 0.5}')",
+                path,
+            )
+            return None
+        if ("method", str(method)) not in self.registry:
+            names = self.registry.names("method")
+            self._issue(
+                unknown_name_message("method", str(method), names),
+                (*path, method) if key else path,
+                key=key,
+                label=render_path(path),
+            )
+            return None
+        return _RawStep(str(method), params, path, params_path)
+
+    def _check_formats(self, steps: list[_RawStep]) -> None:
+        current = TORCH_MODULE
+        for step in steps:
+            method = self.registry.get("method", step.method)
+            if current not in method.takes:
+                self._issue(
+                    f"{step.method} takes {', '.join(method.takes)} but the previous step "
+                    f"gives {current}",
+                    step.path,
+                )
+                return
+            current = method.gives
+
+    def _expand(self, name: str, steps: list[_RawStep], grid: dict | None) -> list[Variant]:
+        if not grid:
+            resolved = self._validate_steps(steps, {}, {})
+            return [] if resolved is None else [Variant(name, resolved)]
+        axes = []  # (step index, param, values, sweep key)
+        for key, values in grid.items():
+            target = self._sweep_target(name, steps, str(key))
+            if target is None:
+                continue
+            if not isinstance(values, list) or not values:
+                self._issue("a sweep axis needs a non-empty list of values", ("sweep", name, key))
+                continue
+            axes.append((*target, values, key))
+        if len(axes) != len(grid):
+            return []
+        variants, seen = [], set()
+        for combination in itertools.product(*(range(len(axis[2])) for axis in axes)):
+            overrides: dict[int, dict[str, Any]] = {}
+            positions: dict[int, dict[str, Path]] = {}
+            values: dict[str, Any] = {}
+            for (index, param, axis_values, key), choice in zip(axes, combination, strict=True):
+                overrides.setdefault(index, {})[param] = axis_values[choice]
+                positions.setdefault(index, {})[param] = ("sweep", name, key, choice)
+                values[param if param not in values else key] = axis_values[choice]
+            resolved = self._validate_steps(steps, overrides, positions)
+            if resolved is None:
+                continue
+            label = ",".join(f"{k}={_render_value(v)}" for k, v in values.items())
+            variant_name = f"{name}[{label}]"
+            if variant_name not in seen:
+                seen.add(variant_name)
+                variants.append(Variant(variant_name, resolved, values))
+        return variants
+
+    def _sweep_target(self, name: str, steps: list[_RawStep], key: str) -> tuple[int, str] | None:
+        path: Path = ("sweep", name, key)
+        head, _, param = key.rpartition(".")
+        if head.isdigit():
+            index = int(head)
+            if index >= len(steps):
+                self._issue(f"variant {name!r} has no step {index}", path, key=True)
+                return None
+        else:
+            matches = [i for i, step in enumerate(steps) if step.method == head]
+            if not matches:
+                methods = sorted({step.method for step in steps})
+                self._issue(
+                    f"sweep key must be '<method>.<param>' or '<step index>.<param>' of a "
+                    f"step of variant {name!r}: "
+                    + unknown_name_message("method", head or key, methods),
+                    path,
+                    key=True,
+                )
+                return None
+            if len(matches) > 1:
+                self._issue(
+                    f"{head} appears {len(matches)} times in {name!r}: name the step by its "
+                    f"index, e.g. '{matches[0]}.{param}'",
+                    path,
+                    key=True,
+                )
+                return None
+            index = matches[0]
+        params_model = self.registry.get("method", steps[index].method).Params
+        if param not in params_model.model_fields:
+            self._issue(
+                unknown_name_message(
+                    f"parameter of {steps[index].method}", param, params_model.model_fields
+                ),
+                path,
+                key=True,
+            )
+            return None
+        return index, param
+
+    def _validate_steps(
+        self,
+        steps: list[_RawStep],
+        overrides: dict[int, dict[str, Any]],
+        positions: dict[int, dict[str, Path]],
+    ) -> tuple[Step, ...] | None:
+        resolved, failed = [], False
+        for index, step in enumerate(steps):
+            params_model = self.registry.get("method", step.method).Params
+            merged = {**step.params, **overrides.get(index, {})}
+            try:
+                params = params_model.model_validate(merged)
+            except ValidationError as error:
+                failed = True
+                for issue in issues_from_validation_error(
+                    error,
+                    params_model,
+                    self.document,
+                    prefix=step.params_path,
+                    label=f"{render_path(step.path)} {step.method}",
+                    positions=positions.get(index),
+                ):
+                    if issue not in self.issues:
+                        self.issues.append(issue)
+                continue
+            resolved.append(Step(step.method, params))
+        return None if failed else tuple(resolved)
+
+    # -- targets ------------------------------------------------------------------------------
+
+    def resolve_targets(self, raw_targets: Any) -> list[TargetSpec]:
+        """Targets with backend names and options checked against the registry."""
+        if not isinstance(raw_targets, list):
+            return []
+        targets: list[TargetSpec] = []
+        for index, raw in enumerate(raw_targets):
+            path: Path = ("targets", index)
+            try:
+                target = TargetSpec.model_validate(raw)
+            except ValidationError as error:
+                self.issues.extend(
+                    issues_from_validation_error(error, TargetSpec, self.document, prefix=path)
+                )
+                continue
+            if ("backend", target.backend) not in self.registry:
+                names = self.registry.names("backend")
+                where = (*path, "backend") if isinstance(raw, dict) else path
+                self._issue(unknown_name_message("backend", target.backend, names), where)
+                continue
+            backend = self.registry.get("backend", target.backend)
+            device_kind = target.device.split(":")[0]
+            if device_kind not in backend.devices:
+                where = (*path, "device") if isinstance(raw, dict) else path
+                self._issue(
+                    unknown_name_message(
+                        f"device of backend {target.backend}", device_kind, backend.devices
+                    ),
+                    where,
+                )
+                continue
+            try:
+                options = backend.Options.model_validate(target.options)
+            except ValidationError as error:
+                self.issues.extend(
+                    issues_from_validation_error(
+                        error, backend.Options, self.document, prefix=(*path, "options")
+                    )
+                )
+                continue
+            target = target.model_copy(update={"options": options.model_dump(mode="json")})
+            if any(t.label == target.label for t in targets):
+                self._issue(
+                    f"target {target.label!r} is listed twice; give one a distinct 'name'", path
+                )
+                continue
+            targets.append(target)
+        return targets
+
+
+def _render_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
