@@ -36,6 +36,7 @@ def job_identity(
     payload = {
         "model": model,
         "dataset": dataset,
+        "variant": variant.name,
         "steps": json.loads(variant.steps_json()),
         "target": target.model_dump(mode="json", exclude={"name"}),
         "seed": seed,

@@ -68,7 +68,13 @@ def build_plugin_manager(
             ) from error
     for plugin in extra_plugins:
         manager.register(plugin)
-    manager.check_pending()
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise PluginError(
+            f"plugin {error.plugin!r} implements an unknown hook: {error} "
+            "(the hooks are listed in squeezebench.plugins.hookspecs)"
+        ) from error
     return manager
 
 
@@ -96,9 +102,17 @@ def build_registry(manager: pluggy.PluginManager) -> Registry:
     for name, plugin in manager.list_name_plugin():
         others = [other for other in plugins if other is not plugin]
         registry.current_distribution = distributions[str(name)]
-        manager.subset_hook_caller("squeezebench_register", remove_plugins=others)(
-            registry=registry
-        )
+        try:
+            manager.subset_hook_caller("squeezebench_register", remove_plugins=others)(
+                registry=registry
+            )
+        except PluginError:
+            raise
+        except Exception as error:
+            raise PluginError(
+                f"plugin {name} from {registry.current_distribution} failed in "
+                f"squeezebench_register: {type(error).__name__}: {error}"
+            ) from error
     registry.current_distribution = "unknown"
     return registry
 

@@ -1,0 +1,172 @@
+"""The command line, through typer's runner and (for start-up cost) a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from squeezebench import __version__
+from squeezebench.cli.app import app
+from squeezebench.cli.exit_codes import ExitCode
+from squeezebench.results import load
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _builtins_only(monkeypatch):
+    monkeypatch.setenv("SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    from squeezebench.plugins import manager
+
+    manager.default_manager.cache_clear()
+    manager.default_registry.cache_clear()
+    yield
+    manager.default_manager.cache_clear()
+    manager.default_registry.cache_clear()
+
+
+def test_help_and_import_do_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "from squeezebench.cli.app import app\n"
+        "from typer.testing import CliRunner\n"
+        "result = CliRunner().invoke(app, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "heavy = [m for m in ('torch', 'pyarrow', 'sklearn', 'numpy') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"squeezebench {__version__}"
+
+
+def test_validate_good_spec() -> None:
+    result = runner.invoke(app, ["validate", str(ROOT / "examples" / "quickstart.yaml")])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "ok (6 variants x 1 targets = 6 jobs)" in result.output
+
+
+BROKEN = {
+    "bad yaml": ("name: [unclosed\n", r":2:1: invalid YAML"),
+    "unknown key": (
+        "name: x\nmodel: builtin:digits-mlp\nvarients: {}\n",
+        r":3:1: varients: unknown key 'varients'; did you mean 'variants'\?",
+    ),
+    "unknown method": (
+        "name: x\nmodel: builtin:digits-mlp\nvariants:\n  a: [quantize.dynamic_int9]\n",
+        r":4:7: variants.a\[0\]: unknown method 'quantize.dynamic_int9'; did you mean "
+        r"'quantize.dynamic_int8'\?",
+    ),
+    "param out of range": (
+        "name: x\nmodel: builtin:digits-mlp\nvariants:\n"
+        "  a:\n    - prune.magnitude: {sparsity: 1.5}\n",
+        r":5:35: variants.a\[0\] prune.magnitude.sparsity: Input should be less than 1 "
+        r"\(got 1.5\)",
+    ),
+    "wrong type": (
+        "name: x\nmodel: builtin:digits-mlp\nseed: many\n",
+        r":3:7: seed: Input should be a valid integer",
+    ),
+    "missing model file": (
+        "name: x\nmodel: file:missing.pt2\n",
+        r":2:8: model: model file not found: .*missing.pt2",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_validate_broken_spec_prints_located_errors_without_traceback(case, tmp_path) -> None:
+    text, pattern = BROKEN[case]
+    spec = tmp_path / "broken.yaml"
+    spec.write_text(text)
+    result = runner.invoke(app, ["validate", str(spec)])
+    assert result.exit_code == ExitCode.USAGE_ERROR
+    assert "Traceback" not in result.output
+    import re
+
+    assert re.search(re.escape(str(spec)) + pattern, result.output), result.output
+
+
+def test_validate_real_subprocess_has_no_traceback(tmp_path) -> None:
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("name: x\nmodel: builtin:digits-mlp\nvariants:\n  a: [nope]\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "squeezebench", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == ExitCode.USAGE_ERROR
+    assert "unknown method 'nope'" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_missing_spec_file_is_a_usage_error(tmp_path) -> None:
+    result = runner.invoke(app, ["run", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == ExitCode.USAGE_ERROR
+    assert "spec file not found" in result.output
+
+
+def test_schema_to_stdout_matches_the_committed_file(tmp_path) -> None:
+    committed = (ROOT / "schema" / "squeezebench.schema.json").read_text()
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    assert result.output == committed
+    assert runner.invoke(app, ["schema", "-o", str(tmp_path / "s.json")]).exit_code == 0
+    assert json.loads((tmp_path / "s.json").read_text()) == json.loads(committed)
+
+
+def test_plugins_lists_every_builtin_with_its_distribution() -> None:
+    result = runner.invoke(app, ["plugins"])
+    assert result.exit_code == 0
+    for name in ("prune.magnitude", "quantize.dynamic_int8", "torch", "builtin", "digits"):
+        assert name in result.output
+    assert f"squeezebench {__version__}" in result.output
+    assert "third-party plugins are disabled" in result.output
+
+
+def test_run_prints_the_table_and_writes_parquet(write_spec, fast_benchmark, tmp_path) -> None:
+    spec = write_spec(
+        """
+        name: cli-run
+        model: builtin:digits-mlp
+        dataset: builtin:digits
+        variants:
+          int8: [quantize.dynamic_int8]
+        targets: [{backend: torch, device: cpu, options: {threads: 1}}]
+        """,
+        fast_benchmark,
+    )
+    result = runner.invoke(app, ["run", str(spec), "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == ExitCode.OK, result.output
+    for header in ("variant", "size", "ratio", "accuracy", "Δ acc", "p50 b=1", "speedup b=4"):
+        assert header in result.output
+    assert "int8" in result.output and "baseline" in result.output
+    frame = load(tmp_path / "out")
+    assert len(frame) == 4 and set(frame["status"]) == {"ok"}
+
+
+def test_run_with_a_failing_job_exits_with_job_errors(write_spec, fast_benchmark, tmp_path):
+    spec = write_spec(
+        """
+        name: cli-fail
+        model: builtin:digits-mlp
+        variants:
+          twice: [quantize.dynamic_int8, quantize.dynamic_int8]
+        targets: [{backend: torch, device: cpu, options: {threads: 1}}]
+        """,
+        fast_benchmark,
+    )
+    result = runner.invoke(app, ["run", str(spec), "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == ExitCode.JOB_ERRORS
+    assert "1 job(s) failed" in result.output

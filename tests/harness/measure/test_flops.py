@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from squeezebench.harness.measure.flops import flops_per_sample
+from squeezebench.plugins import MethodContext, NoParams
+from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import DynamicInt8Quantization
+
+
+def test_linear_flops_per_sample() -> None:
+    model = nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 2))
+    assert flops_per_sample(model, torch.zeros(4, 16)) == 2 * (16 * 8 + 8 * 2)
+
+
+def test_quantized_model_counts_the_same_work() -> None:
+    model = nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 2))
+    quantized = DynamicInt8Quantization().apply(
+        copy.deepcopy(model), NoParams(), MethodContext(seed=0)
+    )
+    example = torch.zeros(3, 16)
+    assert flops_per_sample(quantized, example) == flops_per_sample(model, example)
+
+
+def test_untraceable_module_gives_none() -> None:
+    class Broken(nn.Module):
+        def forward(self, x):
+            raise RuntimeError("cannot run")
+
+    assert flops_per_sample(Broken(), torch.zeros(1, 2)) is None

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from squeezebench.harness.jobs import job_identity, plan_jobs
+from squeezebench.spec.load import load_spec
+from squeezebench.spec.models import TargetSpec
+from squeezebench.spec.resolve import Variant
+
+
+def test_plan_is_variants_times_targets_baseline_first(write_spec, registry) -> None:
+    path = write_spec(
+        """
+        name: t
+        model: builtin:digits-mlp
+        variants:
+          a: [quantize.dynamic_int8]
+        targets: [torch:cpu, {backend: torch, device: cpu, options: {threads: 1}, name: one}]
+        """
+    )
+    jobs = plan_jobs(load_spec(path, registry))
+    assert [(j.variant.name, j.target.label) for j in jobs] == [
+        ("baseline", "torch:cpu"),
+        ("baseline", "one"),
+        ("a", "torch:cpu"),
+        ("a", "one"),
+    ]
+    assert len({j.job_id for j in jobs}) == 4
+
+
+def test_job_identity_is_stable_and_sensitive(registry) -> None:
+    target = TargetSpec(backend="torch", options={"threads": 1})
+    base = job_identity("builtin:digits-mlp", "digits", Variant("baseline"), target, 0)
+    assert base == job_identity("builtin:digits-mlp", "digits", Variant("baseline"), target, 0)
+    assert base != job_identity("builtin:digits-mlp", "digits", Variant("other"), target, 0)
+    assert base != job_identity("builtin:digits-cnn", "digits", Variant("baseline"), target, 0)
+    assert base != job_identity("builtin:digits-mlp", "digits", Variant("baseline"), target, 1)
+    other_target = TargetSpec(backend="torch", options={"threads": 2})
+    assert base != job_identity(
+        "builtin:digits-mlp", "digits", Variant("baseline"), other_target, 0
+    )

@@ -1,0 +1,146 @@
+"""End to end: a small spec through the harness, checked on the rows it writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from squeezebench.harness import run as run_module
+from squeezebench.harness.run import run_spec
+from squeezebench.results import MANIFEST_NAME, load
+from squeezebench.spec.load import load_spec
+
+SPEC = """
+name: small
+seed: 3
+model: builtin:digits-mlp
+dataset: builtin:digits
+variants:
+  int8: [quantize.dynamic_int8]
+  pruned:
+    - prune.magnitude: {sparsity: 0.5}
+targets:
+  - {backend: torch, device: cpu, options: {threads: 1}}
+"""
+
+IDENTICAL_COLUMNS = [
+    "variant",
+    "batch_size",
+    "status",
+    "params",
+    "nonzero_params",
+    "artifact_bytes",
+    "compression_ratio",
+    "accuracy",
+    "accuracy_delta",
+    "fidelity",
+    "flops_per_sample",
+    "steps",
+    "job_id",
+    "spec_hash",
+]
+
+
+@pytest.fixture
+def small_spec(write_spec, registry, fast_benchmark):
+    return load_spec(write_spec(SPEC, fast_benchmark), registry)
+
+
+def test_rows_per_job_and_batch_size_with_real_values(small_spec, registry, tmp_path) -> None:
+    outcome = run_spec(small_spec, registry, tmp_path / "results")
+    assert outcome.status == "complete"
+    frame = load(outcome.directory)
+    assert len(frame) == 3 * 2
+    assert set(frame["status"]) == {"ok"}
+    by_variant = frame[frame["batch_size"] == 1].set_index("variant")
+    baseline, int8, pruned = (by_variant.loc[v] for v in ("baseline", "int8", "pruned"))
+    assert baseline["compression_ratio"] == 1.0 and baseline["fidelity"] == 1.0
+    assert baseline["accuracy"] >= 0.95 and baseline["accuracy_delta"] == 0.0
+    assert int8["compression_ratio"] > 2.5  # int8 weights of every Linear layer
+    assert int8["params"] == baseline["params"]
+    assert pruned["nonzero_params"] < 0.55 * pruned["params"]
+    assert pruned["artifact_bytes"] == baseline["artifact_bytes"]  # dense zeros: honest size
+    assert baseline["flops_per_sample"] == 2 * (64 * 256 + 256 * 128 + 128 * 10)
+    for row in frame.itertuples():
+        assert row.latency_p50_ms > 0 and row.repeats >= 3
+        assert len(row.latency_samples_ms) == row.repeats
+        assert row.throughput_per_s == pytest.approx(row.batch_size / (row.latency_p50_ms / 1e3))
+        assert row.speedup > 0 and row.threads == 1
+    assert json.loads(by_variant.loc["pruned"]["steps"]) == [
+        {"method": "prune.magnitude", "params": {"sparsity": 0.5, "scope": "global"}}
+    ]
+    manifest = json.loads((outcome.directory / MANIFEST_NAME).read_text())
+    assert manifest["status"] == "complete"
+    assert set(manifest["jobs"]) == set(frame["job_id"])
+    assert manifest["environment"]["packages"]["torch"]
+    assert manifest["environment"]["cpu"]
+
+
+def test_same_spec_twice_gives_identical_size_accuracy_and_fidelity(
+    small_spec, registry, tmp_path
+) -> None:
+    first = load(run_spec(small_spec, registry, tmp_path / "a").directory)
+    second = load(run_spec(small_spec, registry, tmp_path / "b").directory)
+    key = ["variant", "batch_size"]
+    first = first.sort_values(key).reset_index(drop=True)[IDENTICAL_COLUMNS]
+    second = second.sort_values(key).reset_index(drop=True)[IDENTICAL_COLUMNS]
+    assert first.equals(second)
+
+
+def test_failing_method_and_unavailable_target_do_not_stop_the_run(
+    write_spec, registry, tmp_path, fast_benchmark
+) -> None:
+    # quantize twice: the second step finds no float Linear layer left and fails.
+    path = write_spec(
+        """
+        name: faults
+        model: builtin:digits-mlp
+        dataset: builtin:digits
+        variants:
+          twice: [quantize.dynamic_int8, quantize.dynamic_int8]
+          int8: [quantize.dynamic_int8]
+        targets:
+          - {backend: torch, device: cpu, options: {threads: 1}}
+          - {backend: torch, device: cuda, options: {threads: 1}}
+        """,
+        fast_benchmark,
+    )
+    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results")
+    frame = load(outcome.directory)
+    cpu = frame[frame["target"] == "torch:cpu"].groupby("variant")["status"].first()
+    assert cpu.to_dict() == {"baseline": "ok", "int8": "ok", "twice": "error"}
+    reason = frame[frame["variant"] == "twice"]["reason"].iloc[0]
+    assert "no torch.nn.Linear layer" in reason
+    import torch
+
+    if not torch.cuda.is_available():
+        cuda = frame[frame["target"] == "torch:cuda"]
+        assert set(cuda["status"]) <= {"skipped", "error"}
+        skipped = cuda[cuda["variant"] == "int8"]
+        assert set(skipped["status"]) == {"skipped"}
+        assert "no CUDA device" in skipped["reason"].iloc[0]
+    assert outcome.failed_jobs >= 1
+
+
+def test_interrupt_keeps_finished_jobs_and_marks_the_manifest(
+    small_spec, registry, tmp_path, monkeypatch
+) -> None:
+    original = run_module._Session.run_job
+    calls = []
+
+    def interrupt_on_second_job(self, job):
+        calls.append(job)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, job)
+
+    monkeypatch.setattr(run_module._Session, "run_job", interrupt_on_second_job)
+    with pytest.raises(KeyboardInterrupt):
+        run_spec(small_spec, registry, tmp_path / "results")
+    (run_directory,) = (tmp_path / "results").iterdir()
+    manifest = json.loads((run_directory / MANIFEST_NAME).read_text())
+    assert manifest["status"] == "interrupted"
+    frame = load(run_directory)
+    assert set(frame["variant"]) == {"baseline"}
+    assert set(frame["status"]) == {"ok"}

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from squeezebench.errors import UserError
+from squeezebench.plugins.builtin.models.file_source import ModelFile
+
+
+class _Small(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.linear(x).relu()
+
+
+def test_exported_program_loads_with_its_example(tmp_path) -> None:
+    example = torch.randn(2, 4)
+    torch.export.save(torch.export.export(_Small(), (example,)), tmp_path / "m.pt2")
+    loaded = ModelFile().load("m.pt2", tmp_path, seed=0)
+    assert torch.equal(loaded.example_input, example)
+    assert loaded.artifact(example).shape == (2, 3)
+
+
+def test_torchscript_archive_loads(tmp_path) -> None:
+    torch.jit.save(torch.jit.script(_Small()), tmp_path / "m.ts")
+    loaded = ModelFile().load("m.ts", tmp_path, seed=0)
+    assert loaded.artifact(torch.randn(1, 4)).shape == (1, 3)
+
+
+def test_state_dict_file_is_rejected(tmp_path) -> None:
+    torch.save(_Small().state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(UserError, match="a state_dict alone is not a model"):
+        ModelFile().load("weights.pt", tmp_path, seed=0)
+
+
+def test_missing_file_is_reported_by_check(tmp_path) -> None:
+    assert "model file not found" in ModelFile().check("nope.pt2", tmp_path)

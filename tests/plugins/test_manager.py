@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import types
+
+import pluggy
+import pytest
+
+from squeezebench import hookimpl
+from squeezebench.errors import PluginError
+from squeezebench.plugins import Method
+from squeezebench.plugins.manager import (
+    BUILTIN_DISTRIBUTION,
+    DISABLE_AUTOLOAD_ENV,
+    build_plugin_manager,
+    build_registry,
+    plugin_infos,
+)
+
+
+def test_builtins_register_through_the_hook(registry) -> None:
+    assert {"prune.magnitude", "quantize.dynamic_int8"} <= set(registry.names("method"))
+    assert registry.names("backend") == ["torch"]
+    assert set(registry.names("model source")) == {"builtin", "file", "python"}
+    assert registry.names("dataset") == ["digits"]
+    for kind in ("method", "backend", "model source", "dataset"):
+        for registration in registry.entries(kind).values():
+            assert registration.distribution == BUILTIN_DISTRIBUTION
+
+
+def test_env_var_disables_entry_point_loading(monkeypatch) -> None:
+    def refuse(self, group, name=None):
+        raise AssertionError("entry points must not be loaded")
+
+    monkeypatch.setattr(pluggy.PluginManager, "load_setuptools_entrypoints", refuse)
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
+    build_plugin_manager()  # does not raise
+
+
+def test_broken_entry_point_becomes_a_plugin_error(monkeypatch) -> None:
+    def broken(self, group, name=None):
+        raise ImportError("No module named 'vanished'")
+
+    monkeypatch.setattr(pluggy.PluginManager, "load_setuptools_entrypoints", broken)
+    with pytest.raises(PluginError, match=f"vanished.*{DISABLE_AUTOLOAD_ENV}"):
+        build_plugin_manager(autoload=True)
+
+
+def test_misspelled_hook_fails_loudly() -> None:
+    plugin = types.ModuleType("test_plugin")
+
+    @hookimpl
+    def squeezebench_registr(registry):  # misspelled on purpose
+        pass
+
+    plugin.squeezebench_registr = squeezebench_registr
+    with pytest.raises(PluginError, match="unknown hook"):
+        build_plugin_manager(autoload=False, extra_plugins=[plugin])
+
+
+def test_extra_plugin_duplicating_a_builtin_is_refused() -> None:
+    class Clash(Method):
+        name = "prune.magnitude"
+
+    plugin = types.ModuleType("test_plugin")
+
+    @hookimpl
+    def squeezebench_register(registry):
+        registry.add_method(Clash)
+
+    plugin.squeezebench_register = squeezebench_register
+    manager = build_plugin_manager(autoload=False, extra_plugins=[plugin])
+    with pytest.raises(PluginError, match=f"by {BUILTIN_DISTRIBUTION} and by"):
+        build_registry(manager)
+
+
+def test_plugin_raising_in_register_is_reported_with_its_name() -> None:
+    plugin = types.ModuleType("test_plugin")
+
+    @hookimpl
+    def squeezebench_register(registry):
+        raise RuntimeError("boom")
+
+    plugin.squeezebench_register = squeezebench_register
+    manager = build_plugin_manager(autoload=False, extra_plugins=[plugin])
+    with pytest.raises(PluginError, match="RuntimeError: boom"):
+        build_registry(manager)
+
+
+def test_plugin_infos_mark_builtins() -> None:
+    infos = plugin_infos(build_plugin_manager(autoload=False))
+    assert infos and all(info.builtin for info in infos)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+from squeezebench.errors import UserError
+from squeezebench.results import SCHEMA_VERSION, RunStore, arrow_schema, load, read_table
+from squeezebench.results.schema import METADATA_KEY
+
+
+def _row(**values):
+    return {
+        "run_id": "r",
+        "job_id": "j",
+        "variant": "baseline",
+        "batch_size": 1,
+        "status": "ok",
+        **values,
+    }
+
+
+def test_rows_carry_the_schema_version_in_column_and_metadata(tmp_path) -> None:
+    store = RunStore(tmp_path, "run-1")
+    path = store.write_job("job-1", [_row(latency_samples_ms=[1.0, 2.0])])
+    table = pq.read_table(path)
+    assert table.schema.metadata[METADATA_KEY] == str(SCHEMA_VERSION).encode()
+    assert table.column("schema_version").to_pylist() == [SCHEMA_VERSION]
+    assert table.schema.equals(arrow_schema(), check_metadata=False)
+    assert table.column("latency_samples_ms").to_pylist() == [[1.0, 2.0]]
+
+
+def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path) -> None:
+    store = RunStore(tmp_path, "run-1")
+    store.write_job("job-1", [_row()])
+    store.write_job("job-1", [_row(accuracy=0.5)])  # rewriting replaces the file whole
+    store.write_manifest({"status": "complete"})
+    assert sorted(p.name for p in store.directory.iterdir()) == ["_manifest.json", "job-1.parquet"]
+    assert load(store.directory)["accuracy"].tolist() == [0.5]
+
+
+def test_unknown_column_is_refused(tmp_path) -> None:
+    with pytest.raises(ValueError, match="missing from the schema"):
+        RunStore(tmp_path, "run").write_job("job", [_row(not_a_column=1)])
+
+
+def test_reader_gathers_runs_and_refuses_newer_files(tmp_path) -> None:
+    RunStore(tmp_path, "run-1").write_job("a", [_row(run_id="run-1")])
+    RunStore(tmp_path, "run-2").write_job("b", [_row(run_id="run-2")])
+    assert sorted(read_table(tmp_path).column("run_id").to_pylist()) == ["run-1", "run-2"]
+    newer = arrow_schema().with_metadata({METADATA_KEY: str(SCHEMA_VERSION + 1).encode()})
+    table = read_table(tmp_path / "run-1").cast(newer)
+    pq.write_table(table, tmp_path / "run-1" / "future.parquet")
+    with pytest.raises(UserError, match="newer squeezebench"):
+        read_table(tmp_path)
+
+
+def test_empty_folder_is_a_user_error(tmp_path) -> None:
+    with pytest.raises(UserError, match="no result files"):
+        read_table(tmp_path)
+
+
+def test_readme_queries_work(tmp_path) -> None:
+    """The pandas and DuckDB snippets in the README, on a real folder of results."""
+    duckdb = pytest.importorskip("duckdb")
+    RunStore(tmp_path, "run-1").write_job(
+        "a", [_row(variant="int8", latency_p50_ms=2.0, artifact_bytes=10, accuracy=0.9)]
+    )
+    frame = load(tmp_path)
+    assert frame.loc[0, "variant"] == "int8"
+    query = f"""
+        SELECT variant, target, batch_size, artifact_bytes, accuracy, latency_p50_ms
+        FROM read_parquet('{tmp_path}/*/*.parquet')
+        WHERE status = 'ok' ORDER BY latency_p50_ms
+    """
+    assert duckdb.sql(query).fetchall()[0][0] == "int8"

@@ -1,0 +1,122 @@
+"""The README and docs make promises; these tests keep them true."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from squeezebench.results import RunStore
+from squeezebench.results.schema import column_names
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _blocks(text: str, language: str) -> list[str]:
+    blocks = re.findall(r"```(\w*)\n(.*?)```", text, flags=re.S)
+    return [body for lang, body in blocks if lang == language]
+
+
+def test_readme_install_commands_are_what_ci_runs() -> None:
+    commands = _blocks(README, "bash")
+    assert "squeezebench run examples/quickstart.yaml" in commands[0]
+    test_command = commands[1].strip()
+    assert test_command.endswith("pytest")
+    assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_quickstart_spec_is_the_example_file() -> None:
+    spec = (ROOT / "examples" / "quickstart.yaml").read_text()
+    shown = next(b for b in _blocks(README, "yaml") if "name: quickstart" in b)
+    shown_lines = [line for line in shown.splitlines() if line.strip()]
+    spec_lines = [line for line in spec.splitlines() if line.strip() and line.strip() != "#"]
+    comment_free = [line for line in spec_lines if not line.startswith("# ")]
+    assert [line for line in shown_lines if not line.startswith("# ")] == comment_free
+
+
+def test_readme_validate_output_is_real() -> None:
+    shown = next(b for b in _blocks(README, "") if b.startswith("examples/broken.yaml:"))
+    done = subprocess.run(
+        [sys.executable, "-m", "squeezebench", "validate", "examples/broken.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={
+            "SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD": "1",
+            "COLUMNS": "400",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
+    assert done.returncode == 2
+    assert done.stderr == shown
+
+
+def test_readme_pandas_snippet_runs(tmp_path, monkeypatch, capsys) -> None:
+    RunStore(tmp_path / "results", "run-1").write_job(
+        "job", [{"variant": "int8", "batch_size": 1, "status": "ok", "latency_p50_ms": 1.5}]
+    )
+    monkeypatch.chdir(tmp_path)
+    snippet = next(b for b in _blocks(README, "python") if "squeezebench.results" in b)
+    exec(compile(snippet, "README.md", "exec"), {})
+    assert "int8" in capsys.readouterr().out
+
+
+def test_readme_duckdb_query_runs(tmp_path, monkeypatch) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    RunStore(tmp_path / "results", "run-1").write_job(
+        "job", [{"variant": "int8", "batch_size": 1, "status": "ok", "latency_p50_ms": 1.5}]
+    )
+    monkeypatch.chdir(tmp_path)
+    (query,) = _blocks(README, "sql")
+    assert duckdb.sql(query).fetchall()[0][0] == "int8"
+
+
+def test_readme_plugin_example_registers_and_runs() -> None:
+    import torch
+
+    from squeezebench.plugins import MethodContext
+    from squeezebench.plugins.manager import build_plugin_manager, build_registry
+
+    snippet = next(b for b in _blocks(README, "python") if "squeezebench_register" in b)
+    module = types.ModuleType("readme_plugin")
+    exec(compile(snippet, "README.md", "exec"), module.__dict__)
+    registry = build_registry(build_plugin_manager(autoload=False, extra_plugins=[module]))
+    method = registry.get("method", "example.halve")
+    layer = torch.nn.Linear(2, 2)
+    before = layer.weight.detach().clone()
+    method().apply(layer, method.Params(), MethodContext(seed=0))
+    assert torch.allclose(layer.weight, before * 0.5)
+
+
+def test_results_doc_lists_every_column() -> None:
+    documented = set(
+        re.findall(r"^\| `(\w+)` \|", (ROOT / "docs" / "results.md").read_text(), flags=re.M)
+    )
+    assert documented == set(column_names())
+
+
+@pytest.mark.parametrize("spec", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_example_specs_validate(spec: Path, registry) -> None:
+    from squeezebench.errors import UserError
+    from squeezebench.spec import load_spec
+
+    if spec.name == "broken.yaml":
+        with pytest.raises(UserError):
+            load_spec(spec, registry)
+    else:
+        load_spec(spec, registry)
+
+
+def test_code_is_ruff_clean() -> None:
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed in this environment")
+    done = subprocess.run(
+        [str(ruff), "check", "src", "tests", "examples"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
