@@ -144,3 +144,28 @@ def test_interrupt_keeps_finished_jobs_and_marks_the_manifest(
     frame = load(run_directory)
     assert set(frame["variant"]) == {"baseline"}
     assert set(frame["status"]) == {"ok"}
+
+
+def test_backend_unavailable_from_prepare_is_a_skip(small_spec, registry, tmp_path) -> None:
+    import dataclasses
+
+    from squeezebench.errors import BackendUnavailable
+    from squeezebench.plugins import Backend
+    from squeezebench.plugins.registry import Registry
+
+    class Missing(Backend):
+        name = "missing"
+
+        def prepare(self, artifact, target):
+            raise BackendUnavailable("missing-runtime is not installed")
+
+    local = Registry()
+    for kind in ("method", "backend", "model source", "dataset"):
+        for registration in registry.entries(kind).values():
+            local._add(kind, registration.cls)
+    local.add_backend(Missing)
+    target = small_spec.targets[0].model_copy(update={"backend": "missing", "options": {}})
+    spec = dataclasses.replace(small_spec, targets=(target,))
+    frame = load(run_spec(spec, local, tmp_path / "results").directory)
+    assert set(frame["status"]) == {"skipped"}
+    assert set(frame["reason"]) == {"missing-runtime is not installed"}

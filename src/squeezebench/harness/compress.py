@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from squeezebench.plugins.contracts import LoadedModel, MethodContext
+from squeezebench.plugins.contracts import Encoder, LoadedModel, MethodContext
 from squeezebench.plugins.registry import Registry
 from squeezebench.spec.resolve import Variant
 
@@ -21,6 +21,16 @@ class CompressedArtifact:
     format: str
     seconds: float
     simulated: bool
+    encoders: tuple[Encoder, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def encode(self, payload: bytes) -> bytes | None:
+        """``payload`` through every encoder in pipeline order, or None without encoders."""
+        if not self.encoders:
+            return None
+        for encoder in self.encoders:
+            payload = encoder.encode(payload)
+        return payload
 
 
 def seed_everything(seed: int) -> None:
@@ -42,7 +52,16 @@ def compress(
     start = time.perf_counter()
     for step in variant.steps:
         method = registry.get("method", step.method)
+        context.current_step = step.method
         artifact = method().apply(artifact, step.params, context)
         artifact_format = method.gives
         simulated = simulated or method.simulated
-    return CompressedArtifact(artifact, artifact_format, time.perf_counter() - start, simulated)
+    context.current_step = ""
+    return CompressedArtifact(
+        artifact,
+        artifact_format,
+        time.perf_counter() - start,
+        simulated,
+        tuple(context.encoders),
+        tuple(context.notes),
+    )

@@ -51,8 +51,13 @@ def measure_on_target(
     baseline: BaselineReference,
 ) -> list[dict[str, Any]]:
     """Rows (one per batch size) of metrics that depend on the target."""
-    artifact_bytes = len(runner.artifact_bytes())
-    common: dict[str, Any] = {"artifact_bytes": artifact_bytes}
+    payload = runner.artifact_bytes()
+    artifact_bytes = len(payload)
+    encoded = compressed.encode(payload)
+    common: dict[str, Any] = {
+        "artifact_bytes": artifact_bytes,
+        "encoded_bytes": None if encoded is None else len(encoded),
+    }
     if job.variant.steps == ():
         baseline.artifact_bytes = artifact_bytes
     if baseline.artifact_bytes:

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from squeezebench._version import __version__
+from squeezebench.errors import BackendUnavailable
 from squeezebench.harness.compress import CompressedArtifact, compress
 from squeezebench.harness.environment import capture_environment
 from squeezebench.harness.jobs import Job, plan_jobs
 from squeezebench.harness.measure.flops import flops_per_sample
-from squeezebench.harness.measure.size import count_parameters
+from squeezebench.harness.measure.size import count_parameters, sparse_tensor_bytes
 from squeezebench.harness.measure_job import BaselineReference, latency_batch, measure_on_target
 from squeezebench.plugins.contracts import TORCH_MODULE, DatasetSplits, LoadedModel, MethodContext
 from squeezebench.plugins.registry import Registry
@@ -104,7 +105,10 @@ class _Session:
         if name not in self.compressed:
             assert self.model is not None
             context = MethodContext(
-                seed=job.seed, data=self.data, example_input=self.model.example_input
+                seed=job.seed,
+                data=self.data,
+                example_input=self.model.example_input,
+                teacher=self.model.artifact,
             )
             try:
                 result = compress(job.variant, self.model, context, self.registry)
@@ -118,11 +122,13 @@ class _Session:
         metrics: dict[str, Any] = {
             "compress_seconds": result.seconds,
             "simulated": result.simulated,
+            "method_log": json.dumps(list(result.notes)),
         }
         if result.format == TORCH_MODULE:
             import torch
 
             metrics["params"], metrics["nonzero_params"] = count_parameters(result.artifact)
+            metrics["sparse_bytes"] = sparse_tensor_bytes(result.artifact)
             example = torch.from_numpy(latency_batch(self.data, self.model.example_input, 1))
             metrics["flops_per_sample"] = flops_per_sample(result.artifact, example)
         return metrics
@@ -144,7 +150,10 @@ class _Session:
         if reason is not None:
             return "skipped", reason, []
         baseline = self.baselines.setdefault(job.target.label, BaselineReference())
-        runner = backend.prepare(compressed.artifact, job.target)
+        try:
+            runner = backend.prepare(compressed.artifact, job.target)
+        except BackendUnavailable as error:
+            return "skipped", str(error), []
         try:
             example = self.model.example_input if self.model else None
             rows = measure_on_target(job, compressed, runner, self.data, example, baseline)

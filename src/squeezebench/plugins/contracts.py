@@ -9,6 +9,7 @@ methods so that listing plugins or validating a spec stays fast.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -66,19 +67,40 @@ class LoadedModel:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class Encoder:
+    """A byte-level encoding of the shipped artifact (zstd, lzma...), added by ``encode.*``."""
+
+    name: str
+    encode: Callable[[bytes], bytes]
+
+
 @dataclass
 class MethodContext:
     """Everything a method may use besides the artifact and its params.
 
     ``data`` is None when the spec names no dataset; methods that need calibration or
     training data must then raise :class:`~squeezebench.errors.MethodError`.
+    ``teacher`` is the unmodified model (the baseline); treat it as read-only.
+    Methods report what they changed with :meth:`note`; ``encode.*`` methods append to
+    ``encoders``, and the harness records the encoded size of the deployable artifact.
     """
 
     seed: int
     device: str = "cpu"
     data: DatasetSplits | None = None
     example_input: Any = None
+    teacher: Any = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("squeezebench"))
+    encoders: list[Encoder] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    current_step: str = ""
+
+    def note(self, message: str) -> None:
+        """Record (and log) a change, e.g. ``"pruned 3 layers, 50,000 -> 25,000 nonzero"``."""
+        entry = f"{self.current_step}: {message}" if self.current_step else message
+        self.notes.append(entry)
+        self.logger.info(entry)
 
 
 # ---------------------------------------------------------------------------------------------

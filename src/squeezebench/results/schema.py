@@ -38,7 +38,8 @@ _COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("params", pa.int64(), "parameter count (weights of quantized layers included)"),
     ("nonzero_params", pa.int64(), "parameters that are not zero"),
     ("artifact_bytes", pa.int64(), "bytes of the deployable artifact on this target"),
-    ("encoded_bytes", pa.int64(), "bytes after an encode.* step (null without one)"),
+    ("encoded_bytes", pa.int64(), "artifact bytes after the encode.* steps (null without)"),
+    ("sparse_bytes", pa.int64(), "tensor bytes as bitmask + nonzero values (an estimate)"),
     ("compression_ratio", pa.float64(), "baseline artifact_bytes / artifact_bytes"),
     # quality
     ("metric", pa.string(), "accuracy metric, e.g. top1"),
@@ -47,6 +48,8 @@ _COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("fidelity", pa.float64(), "share of test predictions equal to the baseline's"),
     # work
     ("flops_per_sample", pa.int64(), "FLOPs of one sample's forward pass"),
+    ("nonzero_flops_per_sample", pa.int64(), "FLOPs that multiply nonzero weights"),
+    ("theoretical_speedup", pa.float64(), "baseline flops_per_sample / nonzero_flops_per_sample"),
     # latency
     ("latency_p50_ms", pa.float64(), "median latency of one batch, ms"),
     ("latency_p90_ms", pa.float64(), "90th percentile, ms"),
@@ -62,6 +65,7 @@ _COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("speedup", pa.float64(), "baseline latency_p50_ms / latency_p50_ms"),
     ("peak_memory_bytes", pa.int64(), "peak resident-memory growth while running"),
     ("compress_seconds", pa.float64(), "wall time of the pipeline's methods"),
+    ("method_log", pa.string(), "JSON list of what each method reported changing"),
     # environment
     ("threads", pa.int32(), "intra-op threads used"),
     ("torch_version", pa.string(), "torch.__version__"),

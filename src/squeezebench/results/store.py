@@ -30,8 +30,10 @@ class RunStore:
         if unknown:
             raise ValueError(f"result rows have columns missing from the schema: {unknown}")
         table = pa.Table.from_pylist(
-            [{name: row.get(name) for name in names} | {"schema_version": SCHEMA_VERSION}
-             for row in rows],
+            [
+                {name: row.get(name) for name in names} | {"schema_version": SCHEMA_VERSION}
+                for row in rows
+            ],
             schema=arrow_schema(),
         )
         path = self.directory / f"{job_id}.parquet"

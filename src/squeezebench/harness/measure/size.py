@@ -33,3 +33,25 @@ def count_parameters(module: Any) -> tuple[int, int]:
         total += tensor.numel()
         nonzero += int(tensor.detach().count_nonzero())
     return total, nonzero
+
+
+def sparse_tensor_bytes(module: Any) -> int:
+    """Bytes of the module's tensors if each float tensor were stored as bitmask + nonzeros.
+
+    A size estimate for pruned models (one bit per entry plus the nonzero values), taking
+    the dense size where that is smaller; quantized and packed tensors count densely. It is
+    not a file: an ``encode.*`` step makes a real, measured encoding.
+    """
+    import torch
+
+    total = 0
+    for value in module.state_dict().values():
+        if not isinstance(value, torch.Tensor):
+            continue
+        dense = value.numel() * value.element_size()
+        if value.is_floating_point() and not value.is_quantized:
+            sparse = -(-value.numel() // 8) + int(value.count_nonzero()) * value.element_size()
+            total += min(dense, sparse)
+        else:
+            total += dense
+    return total
