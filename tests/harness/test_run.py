@@ -61,6 +61,13 @@ def test_rows_per_job_and_batch_size_with_real_values(small_spec, registry, tmp_
     assert int8["params"] == baseline["params"]
     assert pruned["nonzero_params"] < 0.55 * pruned["params"]
     assert pruned["artifact_bytes"] == baseline["artifact_bytes"]  # dense zeros: honest size
+    assert pruned["sparse_bytes"] < 0.75 * baseline["sparse_bytes"]
+    assert pruned["theoretical_speedup"] == pytest.approx(
+        baseline["flops_per_sample"] / pruned["nonzero_flops_per_sample"]
+    )
+    assert 1.8 < pruned["theoretical_speedup"] < 2.2  # half the weights of every layer
+    assert baseline["theoretical_speedup"] == 1.0
+    assert "encoded_bytes" in frame and frame["encoded_bytes"].isna().all()
     assert baseline["flops_per_sample"] == 2 * (64 * 256 + 256 * 128 + 128 * 10)
     for row in frame.itertuples():
         assert row.latency_p50_ms > 0 and row.repeats >= 3

@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from squeezebench._version import __version__
-from squeezebench.errors import BackendUnavailable
+from squeezebench.errors import BackendUnavailable, UserError
 from squeezebench.harness.compress import CompressedArtifact, compress
 from squeezebench.harness.environment import capture_environment
 from squeezebench.harness.jobs import Job, plan_jobs
-from squeezebench.harness.measure.flops import flops_per_sample
+from squeezebench.harness.measure.flops import count_flops
 from squeezebench.harness.measure.size import count_parameters, sparse_tensor_bytes
 from squeezebench.harness.measure_job import BaselineReference, latency_batch, measure_on_target
 from squeezebench.plugins.contracts import TORCH_MODULE, DatasetSplits, LoadedModel, MethodContext
 from squeezebench.plugins.registry import Registry
 from squeezebench.results.store import RunStore
 from squeezebench.spec.load import ResolvedSpec
+from squeezebench.spec.resolve import BASELINE
 
 
 class Reporter(Protocol):
@@ -89,15 +90,23 @@ class _Session:
         self.baselines: dict[str, BaselineReference] = {}
 
     def setup(self) -> None:
-        spec = self.resolved.spec
         try:
             if self.resolved.dataset is not None:
                 self.data = self.registry.get("dataset", self.resolved.dataset)().load()
-            scheme, _, reference = spec.model.partition(":")
-            source = self.registry.get("model source", scheme)()
-            self.model = source.load(reference, self.resolved.base_dir.resolve(), spec.seed)
+            self.model = self.load_model(self.resolved.spec.model)
         except Exception as error:
             self.setup_error = f"loading the model or dataset failed: {_failure(error)}"
+
+    def load_model(self, source: str) -> LoadedModel:
+        """Resolve a model source string relative to the spec, as the spec's model is."""
+        scheme, _, reference = source.partition(":")
+        model_source = self.registry.get("model source", scheme)()
+        problem = model_source.check(reference, self.resolved.base_dir.resolve())
+        if problem:
+            raise UserError(f"{source}: {problem}")
+        return model_source.load(
+            reference, self.resolved.base_dir.resolve(), self.resolved.spec.seed
+        )
 
     def compressed_variant(self, job: Job) -> CompressedArtifact | str:
         """The variant's artifact (compressed on first use), or why it could not be made."""
@@ -109,6 +118,7 @@ class _Session:
                 data=self.data,
                 example_input=self.model.example_input,
                 teacher=self.model.artifact,
+                load_model=self.load_model,
             )
             try:
                 result = compress(job.variant, self.model, context, self.registry)
@@ -130,7 +140,13 @@ class _Session:
             metrics["params"], metrics["nonzero_params"] = count_parameters(result.artifact)
             metrics["sparse_bytes"] = sparse_tensor_bytes(result.artifact)
             example = torch.from_numpy(latency_batch(self.data, self.model.example_input, 1))
-            metrics["flops_per_sample"] = flops_per_sample(result.artifact, example)
+            flops = count_flops(result.artifact, example)
+            if flops is not None:
+                metrics["flops_per_sample"] = flops.dense
+                metrics["nonzero_flops_per_sample"] = flops.nonzero
+                reference = self.variant_metrics.get(BASELINE, metrics).get("flops_per_sample")
+                if reference and flops.nonzero:
+                    metrics["theoretical_speedup"] = reference / flops.nonzero
         return metrics
 
     def run_job(self, job: Job) -> tuple[str, str | None, list[dict[str, Any]]]:

@@ -82,6 +82,8 @@ class MethodContext:
     ``data`` is None when the spec names no dataset; methods that need calibration or
     training data must then raise :class:`~squeezebench.errors.MethodError`.
     ``teacher`` is the unmodified model (the baseline); treat it as read-only.
+    ``load_model`` resolves another model source string (``builtin:digits-mlp``), for
+    methods that take a second model such as a distillation student.
     Methods report what they changed with :meth:`note`; ``encode.*`` methods append to
     ``encoders``, and the harness records the encoded size of the deployable artifact.
     """
@@ -91,6 +93,7 @@ class MethodContext:
     data: DatasetSplits | None = None
     example_input: Any = None
     teacher: Any = None
+    load_model: Callable[[str], LoadedModel] | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("squeezebench"))
     encoders: list[Encoder] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

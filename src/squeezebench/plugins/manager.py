@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import pkgutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,15 +20,26 @@ from squeezebench.plugins.registry import Registry
 DISABLE_AUTOLOAD_ENV = "SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD"
 """Set to 1 to skip third-party plugins found through entry points (the built-ins stay)."""
 
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "squeezebench.plugins.builtin.methods.quantize_dynamic_int8",
-    "squeezebench.plugins.builtin.methods.prune_magnitude",
-    "squeezebench.plugins.builtin.backends.torch_backend",
-    "squeezebench.plugins.builtin.models.builtin_source",
-    "squeezebench.plugins.builtin.models.python_source",
-    "squeezebench.plugins.builtin.models.file_source",
-    "squeezebench.plugins.builtin.datasets.digits",
-)
+BUILTIN_PACKAGE = "squeezebench.plugins.builtin"
+
+
+def builtin_plugin_modules() -> tuple[str, ...]:
+    """Every module under ``squeezebench.plugins.builtin`` (sorted), each one a plugin.
+
+    Adding a built-in is adding a module with a ``squeezebench_register`` hook there; the
+    modules import nothing heavy, so loading all of them stays cheap.
+    """
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    return tuple(
+        sorted(
+            info.name
+            for info in pkgutil.walk_packages(package.__path__, prefix=BUILTIN_PACKAGE + ".")
+            if not info.ispkg and not info.name.rsplit(".", 1)[-1].startswith("_")
+        )
+    )
+
+
+BUILTIN_PLUGINS: tuple[str, ...] = builtin_plugin_modules()
 
 BUILTIN_DISTRIBUTION = f"squeezebench {__version__}"
 
@@ -56,7 +68,9 @@ def build_plugin_manager(
     manager = pluggy.PluginManager(PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     for module_name in BUILTIN_PLUGINS:
-        manager.register(importlib.import_module(module_name), name=module_name)
+        module = importlib.import_module(module_name)
+        if hasattr(module, "squeezebench_register"):
+            manager.register(module, name=module_name)
     if autoload_enabled() if autoload is None else autoload:
         try:
             manager.load_setuptools_entrypoints(PROJECT_NAME)

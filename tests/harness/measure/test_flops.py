@@ -5,7 +5,7 @@ import copy
 import torch
 from torch import nn
 
-from squeezebench.harness.measure.flops import flops_per_sample
+from squeezebench.harness.measure.flops import count_flops, flops_per_sample
 from squeezebench.plugins import MethodContext, NoParams
 from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import DynamicInt8Quantization
 
@@ -30,3 +30,14 @@ def test_untraceable_module_gives_none() -> None:
             raise RuntimeError("cannot run")
 
     assert flops_per_sample(Broken(), torch.zeros(1, 2)) is None
+
+
+def test_nonzero_flops_scale_each_layer_by_its_weight_density() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(144, 10))
+    with torch.no_grad():
+        model[0].weight[:2] = 0  # half the filters
+        model[2].weight[:5] = 0  # half the output neurons
+    counted = count_flops(model, torch.zeros(2, 1, 8, 8))
+    conv, linear = 2 * 9 * 144, 2 * 144 * 10
+    assert counted.dense == conv + linear
+    assert counted.nonzero == conv // 2 + linear // 2

@@ -1,35 +1,44 @@
-"""FLOPs per sample, with torch's flop counter plus the layers it cannot see."""
+"""FLOPs per sample, dense and on nonzero weights only.
+
+``torch.utils.flop_counter`` counts aten matmuls and convolutions per module; dynamically
+quantized Linear layers run a quantized op it does not know, so they are counted by their
+shape (2 * in * out per sample). Nonzero FLOPs scale each Linear and Conv layer's count by
+the density of its weight, the work a perfectly sparse kernel would do (ShrinkBench's
+"theoretical speedup" is dense FLOPs over these).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
-def flops_per_sample(module: Any, example: Any) -> int | None:
+@dataclass(frozen=True)
+class FlopCount:
+    """FLOPs of one sample: all of them, and those that multiply nonzero weights."""
+
+    dense: int
+    nonzero: int
+
+
+def count_flops(module: Any, example: Any) -> FlopCount | None:
     """FLOPs of one forward pass of ``example`` divided by its batch size, or None.
 
-    ``torch.utils.flop_counter`` counts aten matmuls and convolutions; dynamically
-    quantized Linear layers run a quantized op it does not know, so they are counted by
-    their shape (2 * in * out per sample). Modules the counter cannot trace give None.
+    Modules the counter cannot run (exotic ops, TorchScript quirks) give None.
     """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import dynamic_linear_types
-
-    extra = 0
     quantized_linear = dynamic_linear_types()
+    layer_flops: dict[Any, int] = {}
 
-    def count_linear(layer: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        nonlocal extra
-        extra += (
-            2 * layer.in_features * layer.out_features * (inputs[0].numel() // layer.in_features)
-        )
+    def record(layer: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        layer_flops[layer] = layer_flops.get(layer, 0) + weighted_layer_flops(layer, output)
 
     hooks = [
-        layer.register_forward_hook(count_linear)
+        layer.register_forward_hook(record)
         for layer in module.modules()
-        if isinstance(layer, quantized_linear)
+        if weight_of(layer) is not None
     ]
     try:
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:
@@ -39,5 +48,54 @@ def flops_per_sample(module: Any, example: Any) -> int | None:
     finally:
         for hook in hooks:
             hook.remove()
-    batch = example.shape[0] if getattr(example, "shape", None) else 1
-    return int((counter.get_total_flops() + extra) // max(batch, 1))
+    # the counter cannot see quantized Linear ops: add them from the hooks
+    dense = counter.get_total_flops() + sum(
+        flops for layer, flops in layer_flops.items() if isinstance(layer, quantized_linear)
+    )
+    skipped = 0
+    for layer, flops in layer_flops.items():
+        weight = weight_of(layer)
+        density = float(weight.count_nonzero()) / max(weight.numel(), 1)
+        skipped += round(flops * (1.0 - density))
+    batch = max(example.shape[0] if getattr(example, "shape", None) else 1, 1)
+    return FlopCount(dense=int(dense // batch), nonzero=int((dense - skipped) // batch))
+
+
+def dynamic_linear_types() -> tuple[type, ...]:
+    """Quantized Linear types whose work the flop counter cannot see."""
+    from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import (
+        dynamic_linear_types as types,
+    )
+
+    return types()
+
+
+def weight_of(layer: Any) -> Any | None:
+    """The weight of a Linear or Conv layer (dequantized if packed), else None."""
+    import torch
+
+    kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+    if isinstance(layer, kinds):
+        return layer.weight.detach()
+    if isinstance(layer, dynamic_linear_types()):
+        weight = layer.weight()
+        return weight.dequantize() if weight.is_quantized else weight
+    return None
+
+
+def weighted_layer_flops(layer: Any, output: Any) -> int:
+    """Multiply-add FLOPs (2 per MAC) of a Linear or Conv layer that produced ``output``."""
+    import torch
+
+    if isinstance(layer, torch.nn.modules.conv._ConvNd):
+        per_output = (layer.in_channels // layer.groups) * int(
+            torch.tensor(layer.kernel_size).prod()
+        )
+        return 2 * per_output * output.numel()
+    return 2 * layer.in_features * output.numel()
+
+
+def flops_per_sample(module: Any, example: Any) -> int | None:
+    """Dense FLOPs of one sample (see :func:`count_flops`)."""
+    counted = count_flops(module, example)
+    return None if counted is None else counted.dense
