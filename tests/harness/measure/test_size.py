@@ -19,3 +19,21 @@ def test_quantized_layers_keep_their_parameter_count() -> None:
     model = nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 2))
     quantized = DynamicInt8Quantization().apply(model, NoParams(), MethodContext(seed=0))
     assert count_parameters(quantized)[0] == 16 * 8 + 8 + 8 * 2 + 2
+
+
+def test_packed_layers_count_their_logical_weights() -> None:
+    class Packed(nn.Module):
+        in_features, out_features = 4, 2
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("packed", torch.zeros(4, dtype=torch.uint8))
+            self.bias = nn.Parameter(torch.ones(2))
+
+        def dequantized_weight(self) -> torch.Tensor:
+            return torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, 0.0, 3.0, 4.0]])
+
+        def forward(self, x):
+            return x @ self.dequantized_weight().T + self.bias
+
+    assert count_parameters(nn.Sequential(Packed())) == (10, 6)

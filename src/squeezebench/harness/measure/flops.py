@@ -71,7 +71,10 @@ def dynamic_linear_types() -> tuple[type, ...]:
 
 
 def weight_of(layer: Any) -> Any | None:
-    """The weight of a Linear or Conv layer (dequantized if packed), else None."""
+    """The weight of a Linear or Conv layer (dequantized if packed), else None.
+
+    Packed layers count when they expose ``in_features`` and ``dequantized_weight()``.
+    """
     import torch
 
     kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
@@ -80,6 +83,8 @@ def weight_of(layer: Any) -> Any | None:
     if isinstance(layer, dynamic_linear_types()):
         weight = layer.weight()
         return weight.dequantize() if weight.is_quantized else weight
+    if callable(getattr(layer, "dequantized_weight", None)) and hasattr(layer, "in_features"):
+        return layer.dequantized_weight()
     return None
 
 

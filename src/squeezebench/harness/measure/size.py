@@ -8,14 +8,22 @@ from typing import Any
 def weight_tensors(module: Any) -> list[Any]:
     """Every weight and bias tensor of ``module``, dequantized where stored quantized.
 
-    ``parameters()`` misses the packed weights of quantized layers, whose ``weight`` and
-    ``bias`` are methods; those are included here so that a quantized model reports the
-    same parameter count as its float original.
+    ``parameters()`` misses the packed weights of quantized layers: torch's own expose
+    ``weight()`` and ``bias()`` methods, and squeezebench's packed layers a
+    ``dequantized_weight()`` method (with ``bias`` a tensor or None). Those are included
+    here so that a quantized model reports the same parameter count as its float original.
     """
     import torch
 
     tensors = []
     for layer in module.modules():
+        if callable(getattr(layer, "dequantized_weight", None)):
+            # a packed layer (see docs/plugins.md, "Packed layers"): count its logical weights
+            tensors.append(layer.dequantized_weight())
+            bias = getattr(layer, "bias", None)
+            if isinstance(bias, torch.Tensor):
+                tensors.append(bias)
+            continue
         tensors.extend(layer.parameters(recurse=False))
         for attribute in ("weight", "bias"):
             accessor = getattr(type(layer), attribute, None)
