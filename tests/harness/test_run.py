@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from squeezebench.harness import run as run_module
+from squeezebench.errors import UserError
 from squeezebench.harness.run import run_spec
 from squeezebench.results import MANIFEST_NAME, load
 from squeezebench.spec.load import load_spec
@@ -74,9 +74,9 @@ def test_rows_per_job_and_batch_size_with_real_values(small_spec, registry, tmp_
         assert len(row.latency_samples_ms) == row.repeats
         assert row.throughput_per_s == pytest.approx(row.batch_size / (row.latency_p50_ms / 1e3))
         assert row.speedup > 0 and row.threads == 1
-    assert json.loads(by_variant.loc["pruned"]["steps"]) == [
-        {"method": "prune.magnitude", "params": {"sparsity": 0.5, "scope": "global"}}
-    ]
+    (step,) = json.loads(by_variant.loc["pruned"]["steps"])
+    assert step["method"] == "prune.magnitude"
+    assert step["params"]["sparsity"] == 0.5 and step["params"]["scope"] == "global"
     manifest = json.loads((outcome.directory / MANIFEST_NAME).read_text())
     assert manifest["status"] == "complete"
     assert set(manifest["jobs"]) == set(frame["job_id"])
@@ -133,24 +133,67 @@ def test_failing_method_and_unavailable_target_do_not_stop_the_run(
 def test_interrupt_keeps_finished_jobs_and_marks_the_manifest(
     small_spec, registry, tmp_path, monkeypatch
 ) -> None:
-    original = run_module._Session.run_job
+    from squeezebench.harness.executor import ProcessExecutor
+
+    original = ProcessExecutor.execute
     calls = []
 
-    def interrupt_on_second_job(self, job):
-        calls.append(job)
+    def interrupt_on_second_job(self, request, timeout=None):
+        calls.append(request)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return original(self, job)
+        return original(self, request, timeout)
 
-    monkeypatch.setattr(run_module._Session, "run_job", interrupt_on_second_job)
+    monkeypatch.setattr(ProcessExecutor, "execute", interrupt_on_second_job)
     with pytest.raises(KeyboardInterrupt):
         run_spec(small_spec, registry, tmp_path / "results")
     (run_directory,) = (tmp_path / "results").iterdir()
     manifest = json.loads((run_directory / MANIFEST_NAME).read_text())
     assert manifest["status"] == "interrupted"
+    statuses = sorted(job["status"] for job in manifest["jobs"].values())
+    assert statuses == ["interrupted", "ok", "pending"]
     frame = load(run_directory)
     assert set(frame["variant"]) == {"baseline"}
     assert set(frame["status"]) == {"ok"}
+
+
+def test_inline_and_isolated_runs_agree_on_deterministic_columns(
+    small_spec, registry, tmp_path
+) -> None:
+    isolated = load(run_spec(small_spec, registry, tmp_path / "a").directory)
+    inline = load(run_spec(small_spec, registry, tmp_path / "b", isolate=False).directory)
+    key = ["variant", "batch_size"]
+    isolated = isolated.sort_values(key).reset_index(drop=True)[IDENTICAL_COLUMNS]
+    inline = inline.sort_values(key).reset_index(drop=True)[IDENTICAL_COLUMNS]
+    assert isolated.equals(inline)
+
+
+def test_model_that_does_not_fit_the_dataset_is_refused_before_running(
+    write_spec, registry, tmp_path
+) -> None:
+    (tmp_path / "wrong_model.py").write_text(
+        "import torch\n\ndef build():\n    return torch.nn.Sequential("
+        "torch.nn.Flatten(), torch.nn.Linear(64, 3))\n"
+    )
+    path = write_spec(
+        """
+        name: wrong
+        model: python:wrong_model:build
+        dataset: builtin:digits
+        """
+    )
+    with pytest.raises(UserError, match=r"outputs of shape \(2, 3\).*needs \(2, 10\)"):
+        run_spec(load_spec(path, registry), registry, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.parquet"))
+
+
+def test_factory_that_raises_is_a_user_error(write_spec, registry, tmp_path) -> None:
+    (tmp_path / "raising_model.py").write_text(
+        "def build():\n    raise ValueError('no weights here')\n"
+    )
+    path = write_spec("name: r\nmodel: python:raising_model:build\n")
+    with pytest.raises(UserError, match="ValueError: no weights here"):
+        run_spec(load_spec(path, registry), registry, tmp_path / "out")
 
 
 def test_backend_unavailable_from_prepare_is_a_skip(small_spec, registry, tmp_path) -> None:
@@ -173,6 +216,7 @@ def test_backend_unavailable_from_prepare_is_a_skip(small_spec, registry, tmp_pa
     local.add_backend(Missing)
     target = small_spec.targets[0].model_copy(update={"backend": "missing", "options": {}})
     spec = dataclasses.replace(small_spec, targets=(target,))
-    frame = load(run_spec(spec, local, tmp_path / "results").directory)
+    # a registry built in this process only exists here: measure in-process
+    frame = load(run_spec(spec, local, tmp_path / "results", isolate=False).directory)
     assert set(frame["status"]) == {"skipped"}
     assert set(frame["reason"]) == {"missing-runtime is not installed"}

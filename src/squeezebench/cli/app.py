@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from squeezebench._version import __version__
+from squeezebench.cli import report_commands
 from squeezebench.cli.exit_codes import ExitCode
 from squeezebench.errors import UserError
 
@@ -58,6 +59,30 @@ def run(
         Path | None, typer.Option("--output", "-o", help="Results folder (overrides the spec).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the latest run of this spec in the output folder, "
+            "skipping jobs that already have results."
+        ),
+    ] = False,
+    retry_errors: Annotated[
+        bool, typer.Option(help="With --resume, run again the jobs that failed.")
+    ] = False,
+    inline: Annotated[
+        bool,
+        typer.Option(help="Run every job in this process (debugging): no isolation, no timeouts."),
+    ] = False,
+    cache_artifacts: Annotated[
+        bool,
+        typer.Option(
+            help="Keep compressed artifacts in the user cache across runs "
+            "(pickled files: the cache folder must be trusted)."
+        ),
+    ] = False,
+    max_jobs: Annotated[
+        int, typer.Option(help="Refuse specs that expand to more jobs than this.")
+    ] = 500,
 ) -> None:
     """Compress, run and measure every variant on every target; write Parquet results."""
     from squeezebench.cli.console import console
@@ -69,17 +94,38 @@ def run(
     try:
         registry = default_registry()
         resolved = load_spec(spec, registry)
+        jobs = len(resolved.variants) * len(resolved.targets)
+        if jobs > max_jobs:
+            raise UserError(
+                f"{spec} expands to {jobs} jobs ({len(resolved.variants)} variants x "
+                f"{len(resolved.targets)} targets), more than --max-jobs {max_jobs}; "
+                "pass a larger --max-jobs to run it anyway"
+            )
     except UserError as error:
         _fail(error)
     plugins = [vars(info) for info in plugin_infos(default_manager())]
     reporter = ProgressReporter(console(), enabled=not quiet)
     try:
         with reporter:
-            outcome = run_spec(resolved, registry, output, reporter=reporter, plugins=plugins)
+            outcome = run_spec(
+                resolved,
+                registry,
+                output,
+                reporter=reporter,
+                plugins=plugins,
+                isolate=not inline,
+                resume=resume,
+                retry_errors=retry_errors,
+                cache_artifacts=cache_artifacts,
+            )
+    except UserError as error:
+        _fail(error)
     except KeyboardInterrupt:
-        console().print("[yellow]interrupted[/]: finished jobs are saved")
+        console().print("[yellow]interrupted[/]: finished jobs are saved; continue with --resume")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     console().print(summary_table(outcome.rows, resolved.spec.name))
+    if outcome.resumed_jobs:
+        console().print(f"resumed: {outcome.resumed_jobs} job(s) kept from the earlier run")
     console().print(f"results: {outcome.directory}", highlight=False)
     if outcome.failed_jobs:
         console().print(f"[red]{outcome.failed_jobs} job(s) failed[/]: see the reason column")
@@ -151,6 +197,9 @@ def plugins() -> None:
     console().print(plugins_table(registry))
     if not autoload_enabled():
         console().print("third-party plugins are disabled (SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD)")
+
+
+report_commands.register(app)
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """Jobs: one variant on one target, self-contained and serializable.
 
-A job carries everything needed to run it anywhere (the same jobs could be shipped to a
-pool of worker processes or hosts): the model and dataset references, the pipeline and the
-target, the benchmark settings and the seed.
+A job carries everything needed to run it anywhere (a worker process today, a pool of
+hosts tomorrow): the model and dataset references, the pipeline and the target, the
+benchmark settings and the seed. Its identity covers what defines its results: the model's
+content, the pipeline and params, the target, the seed and the relevant package versions.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
+from squeezebench.harness.identity import job_versions
+from squeezebench.plugins.registry import Registry
 from squeezebench.spec.load import ResolvedSpec
 from squeezebench.spec.models import BenchmarkSpec, TargetSpec
-from squeezebench.spec.resolve import Variant
+from squeezebench.spec.resolve import Step, Variant
 
 
 @dataclass(frozen=True)
@@ -29,10 +33,57 @@ class Job:
     seed: int
 
 
+def job_to_payload(job: Job) -> dict[str, Any]:
+    """The job as plain JSON-able data, so that no plugin class needs unpickling to read it."""
+    return {
+        "job_id": job.job_id,
+        "model": job.model,
+        "dataset": job.dataset,
+        "variant": {
+            "name": job.variant.name,
+            "steps": [step.to_json() for step in job.variant.steps],
+            "sweep_values": job.variant.sweep_values,
+        },
+        "target": job.target.model_dump(mode="json"),
+        "benchmark": job.benchmark.model_dump(mode="json"),
+        "seed": job.seed,
+    }
+
+
+def job_from_payload(payload: dict[str, Any], registry: Registry) -> Job:
+    """Rebuild a job, validating each step's params with this process's registry."""
+    steps = tuple(
+        Step(
+            step["method"],
+            registry.get("method", step["method"]).Params.model_validate(step["params"]),
+        )
+        for step in payload["variant"]["steps"]
+    )
+    variant = Variant(payload["variant"]["name"], steps, payload["variant"]["sweep_values"])
+    return Job(
+        payload["job_id"],
+        payload["model"],
+        payload["dataset"],
+        variant,
+        TargetSpec.model_validate(payload["target"]),
+        BenchmarkSpec.model_validate(payload["benchmark"]),
+        payload["seed"],
+    )
+
+
 def job_identity(
-    model: str, dataset: str | None, variant: Variant, target: TargetSpec, seed: int
+    model: str,
+    dataset: str | None,
+    variant: Variant,
+    target: TargetSpec,
+    seed: int,
+    versions: dict[str, str] | None = None,
 ) -> str:
-    """A stable id from what defines the job's results (not from the run or the time)."""
+    """A stable id from what defines the job's results (not from the run or the time).
+
+    ``model`` should be the model's content fingerprint; ``versions`` the versions of the
+    packages involved (see :func:`squeezebench.harness.identity.job_versions`).
+    """
     payload = {
         "model": model,
         "dataset": dataset,
@@ -40,23 +91,41 @@ def job_identity(
         "steps": json.loads(variant.steps_json()),
         "target": target.model_dump(mode="json", exclude={"name"}),
         "seed": seed,
+        "versions": versions or {},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def plan_jobs(resolved: ResolvedSpec) -> list[Job]:
+def plan_jobs(
+    resolved: ResolvedSpec, registry: Registry | None = None, model_fingerprint: str | None = None
+) -> list[Job]:
     """Variants x targets, baseline first so every target's reference is measured first."""
     spec = resolved.spec
-    return [
-        Job(
-            job_id=job_identity(spec.model, resolved.dataset, variant, target, spec.seed),
-            model=spec.model,
-            dataset=resolved.dataset,
-            variant=variant,
-            target=target,
-            benchmark=spec.benchmark,
-            seed=spec.seed,
-        )
-        for variant in resolved.variants
-        for target in resolved.targets
-    ]
+    jobs = []
+    for variant in resolved.variants:
+        for target in resolved.targets:
+            versions = (
+                job_versions(registry, [s.method for s in variant.steps], target.backend)
+                if registry is not None
+                else None
+            )
+            identity = job_identity(
+                model_fingerprint or spec.model,
+                resolved.dataset,
+                variant,
+                target,
+                spec.seed,
+                versions,
+            )
+            jobs.append(
+                Job(
+                    identity,
+                    spec.model,
+                    resolved.dataset,
+                    variant,
+                    target,
+                    spec.benchmark,
+                    spec.seed,
+                )
+            )
+    return jobs

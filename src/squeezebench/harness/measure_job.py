@@ -1,4 +1,8 @@
-"""Measuring one compressed artifact on one target: every metric of a result row."""
+"""Measuring one compressed artifact on one target: every target-dependent metric.
+
+Nothing here compares with the baseline: a job is measured on its own (possibly in a
+worker process), and :mod:`squeezebench.harness.baseline` relates it to the baseline after.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +12,34 @@ from typing import Any
 import numpy as np
 
 from squeezebench.harness.compress import CompressedArtifact
-from squeezebench.harness.jobs import Job
 from squeezebench.harness.measure.latency import time_calls
 from squeezebench.harness.measure.memory import PeakMemory
-from squeezebench.harness.measure.quality import agreement, predict, top1
+from squeezebench.harness.measure.quality import predict, top1
 from squeezebench.plugins.contracts import DatasetSplits, Runner
+from squeezebench.spec.models import BenchmarkSpec
 
 
 @dataclass
-class BaselineReference:
-    """What later variants on the same target are compared with."""
+class TargetMeasurement:
+    """What one job measured: shared metrics, one row per batch size, the test outputs."""
 
-    artifact_bytes: int | None = None
-    accuracy: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    batch_rows: list[dict[str, Any]] = field(default_factory=list)
     outputs: np.ndarray | None = None
-    p50_ms: dict[int, float] = field(default_factory=dict)
+    problem: str | None = None  # set when the outputs are unusable (NaN, inf)
 
 
 def latency_batch(data: DatasetSplits | None, example: Any, batch_size: int) -> np.ndarray:
     """A batch of real test inputs (repeated if the split is smaller), else the example."""
-    source = data.test.inputs if data is not None else _as_numpy(example)
+    source = data.test.inputs if data is not None else as_numpy(example)
     if source is None:
         raise ValueError("no dataset and no example input: cannot build a batch to time")
     repeats = -(-batch_size // len(source))
     return np.ascontiguousarray(np.concatenate([source] * repeats)[:batch_size])
 
 
-def _as_numpy(example: Any) -> np.ndarray | None:
+def as_numpy(example: Any) -> np.ndarray | None:
+    """An example input (tensor, array, or tuple of them) as a numpy array."""
     if example is None:
         return None
     if isinstance(example, tuple | list):
@@ -43,42 +48,29 @@ def _as_numpy(example: Any) -> np.ndarray | None:
 
 
 def measure_on_target(
-    job: Job,
     compressed: CompressedArtifact,
     runner: Runner,
     data: DatasetSplits | None,
     example: Any,
-    baseline: BaselineReference,
-) -> list[dict[str, Any]]:
-    """Rows (one per batch size) of metrics that depend on the target."""
+    settings: BenchmarkSpec,
+) -> TargetMeasurement:
+    """Artifact bytes, accuracy on the test split and latency per batch size."""
     payload = runner.artifact_bytes()
-    artifact_bytes = len(payload)
     encoded = compressed.encode(payload)
-    common: dict[str, Any] = {
-        "artifact_bytes": artifact_bytes,
-        "encoded_bytes": None if encoded is None else len(encoded),
-    }
-    if job.variant.steps == ():
-        baseline.artifact_bytes = artifact_bytes
-    if baseline.artifact_bytes:
-        common["compression_ratio"] = baseline.artifact_bytes / artifact_bytes
-    status, reason = "ok", None
+    measurement = TargetMeasurement(
+        metrics={
+            "artifact_bytes": len(payload),
+            "encoded_bytes": None if encoded is None else len(encoded),
+        }
+    )
     if data is not None:
         outputs = predict(runner, data.test.inputs)
         if not np.all(np.isfinite(outputs)):
-            status, reason = "error", "model outputs contain NaN or inf; accuracy not computed"
+            measurement.problem = "model outputs contain NaN or inf; accuracy not computed"
         else:
-            accuracy = top1(outputs, data.test.labels)
-            if job.variant.steps == ():
-                baseline.accuracy, baseline.outputs = accuracy, outputs
-            common["metric"] = data.metric
-            common["accuracy"] = accuracy
-            if baseline.accuracy is not None:
-                common["accuracy_delta"] = accuracy - baseline.accuracy
-            if baseline.outputs is not None:
-                common["fidelity"] = agreement(outputs, baseline.outputs)
-    rows = []
-    settings = job.benchmark
+            measurement.outputs = outputs
+            measurement.metrics["metric"] = data.metric
+            measurement.metrics["accuracy"] = top1(outputs, data.test.labels)
     for batch_size in settings.batch_sizes:
         placed = runner.place(latency_batch(data, example, batch_size))
         with PeakMemory() as peak:
@@ -89,14 +81,8 @@ def measure_on_target(
                 min_repeats=settings.min_repeats,
                 min_seconds=settings.min_seconds,
             )
-        if job.variant.steps == ():
-            baseline.p50_ms[batch_size] = stats.p50
-        reference = baseline.p50_ms.get(batch_size)
-        rows.append(
+        measurement.batch_rows.append(
             {
-                **common,
-                "status": status,
-                "reason": reason,
                 "batch_size": batch_size,
                 "latency_p50_ms": stats.p50,
                 "latency_p90_ms": stats.p90,
@@ -109,8 +95,7 @@ def measure_on_target(
                 "repeats": len(stats.samples_ms),
                 "latency_samples_ms": stats.samples_ms,
                 "throughput_per_s": batch_size / (stats.p50 / 1e3) if stats.p50 > 0 else None,
-                "speedup": reference / stats.p50 if reference and stats.p50 > 0 else None,
                 "peak_memory_bytes": peak.growth_bytes,
             }
         )
-    return rows
+    return measurement

@@ -1,34 +1,37 @@
-"""``run_spec``: plan the jobs, compress each variant once, measure it on every target.
+"""``run_spec``: plan the jobs, measure each (in a fresh worker by default), store rows.
 
-Jobs run in this process, one after the other; each job's rows are written atomically as
-soon as it finishes, so an interrupted run keeps everything already measured. A failing
-method or backend turns into ``error`` rows for the jobs it touches, never a crash.
+The parent process loads the model once to fingerprint it and to check it against the
+dataset (bad input fails here, before anything runs), then hands each job to an executor.
+Each job's rows are written atomically as soon as it finishes, so a crash, a kill or Ctrl-C
+costs at most the job in flight; ``resume=True`` continues a run where it stopped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
+import shutil
+import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from squeezebench._version import __version__
-from squeezebench.errors import BackendUnavailable, UserError
-from squeezebench.harness.compress import CompressedArtifact, compress
+from squeezebench.errors import UserError
+from squeezebench.harness.baseline import BaselineReference
 from squeezebench.harness.environment import capture_environment
-from squeezebench.harness.jobs import Job, plan_jobs
-from squeezebench.harness.measure.flops import count_flops
-from squeezebench.harness.measure.size import count_parameters, sparse_tensor_bytes
-from squeezebench.harness.measure_job import BaselineReference, latency_batch, measure_on_target
-from squeezebench.plugins.contracts import TORCH_MODULE, DatasetSplits, LoadedModel, MethodContext
+from squeezebench.harness.executor import InlineExecutor, ProcessExecutor
+from squeezebench.harness.jobs import Job, job_to_payload, plan_jobs
+from squeezebench.harness.measure_job import latency_batch
+from squeezebench.harness.worker import JobRequest
+from squeezebench.harness.workspace import JobResult, Workspace, describe_failure
+from squeezebench.paths import cache_dir
 from squeezebench.plugins.registry import Registry
-from squeezebench.results.store import RunStore
+from squeezebench.results.store import RunStore, find_resumable_run
 from squeezebench.spec.load import ResolvedSpec
-from squeezebench.spec.resolve import BASELINE
 
 
 class Reporter(Protocol):
@@ -60,6 +63,7 @@ class RunOutcome:
     directory: Path
     rows: list[dict[str, Any]] = field(default_factory=list)
     status: str = "running"
+    resumed_jobs: int = 0
 
     @property
     def failed_jobs(self) -> int:
@@ -72,115 +76,39 @@ def new_run_id() -> str:
     return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
-def _failure(error: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(error), error)).strip()
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
-class _Session:
-    """State shared by the jobs of one run: model, data, compressed variants, baselines."""
+def check_model_against_data(workspace: Workspace) -> None:
+    """Fail early, with a clear message, if the model cannot consume the dataset."""
+    import torch
 
-    def __init__(self, resolved: ResolvedSpec, registry: Registry) -> None:
-        self.resolved = resolved
-        self.registry = registry
-        self.model: LoadedModel | None = None
-        self.data: DatasetSplits | None = None
-        self.setup_error: str | None = None
-        self.compressed: dict[str, CompressedArtifact | str] = {}
-        self.variant_metrics: dict[str, dict[str, Any]] = {}
-        self.baselines: dict[str, BaselineReference] = {}
-
-    def setup(self) -> None:
-        try:
-            if self.resolved.dataset is not None:
-                self.data = self.registry.get("dataset", self.resolved.dataset)().load()
-            self.model = self.load_model(self.resolved.spec.model)
-        except Exception as error:
-            self.setup_error = f"loading the model or dataset failed: {_failure(error)}"
-
-    def load_model(self, source: str) -> LoadedModel:
-        """Resolve a model source string relative to the spec, as the spec's model is."""
-        scheme, _, reference = source.partition(":")
-        model_source = self.registry.get("model source", scheme)()
-        problem = model_source.check(reference, self.resolved.base_dir.resolve())
-        if problem:
-            raise UserError(f"{source}: {problem}")
-        return model_source.load(
-            reference, self.resolved.base_dir.resolve(), self.resolved.spec.seed
+    loaded, data = workspace.model, workspace.data
+    sample = latency_batch(data, loaded.example_input, 2)
+    module = loaded.artifact.eval() if hasattr(loaded.artifact, "eval") else loaded.artifact
+    try:
+        with torch.inference_mode():
+            output = module(torch.from_numpy(sample))
+    except Exception as error:
+        source = f"dataset {workspace.dataset}" if data is not None else "example input"
+        raise UserError(
+            f"{workspace.model_source} cannot run the {source}'s inputs of shape "
+            f"{tuple(sample.shape)}: {describe_failure(error)}"
+        ) from None
+    if data is None:
+        return
+    shape = tuple(getattr(output, "shape", ()))
+    classes = int(data.test.labels.max()) + 1 if data.test.labels is not None else 0
+    if len(shape) != 2 or shape[0] != len(sample) or shape[1] < classes:
+        raise UserError(
+            f"{workspace.model_source} returns outputs of shape {shape} for a batch of "
+            f"{len(sample)}, but dataset {workspace.dataset} needs ({len(sample)}, {classes}) "
+            "class scores"
         )
-
-    def compressed_variant(self, job: Job) -> CompressedArtifact | str:
-        """The variant's artifact (compressed on first use), or why it could not be made."""
-        name = job.variant.name
-        if name not in self.compressed:
-            assert self.model is not None
-            context = MethodContext(
-                seed=job.seed,
-                data=self.data,
-                example_input=self.model.example_input,
-                teacher=self.model.artifact,
-                load_model=self.load_model,
-            )
-            try:
-                result = compress(job.variant, self.model, context, self.registry)
-                self.compressed[name] = result
-                self.variant_metrics[name] = self._artifact_metrics(result)
-            except Exception as error:
-                self.compressed[name] = f"{job.variant.name} failed to compress: {_failure(error)}"
-        return self.compressed[name]
-
-    def _artifact_metrics(self, result: CompressedArtifact) -> dict[str, Any]:
-        metrics: dict[str, Any] = {
-            "compress_seconds": result.seconds,
-            "simulated": result.simulated,
-            "method_log": json.dumps(list(result.notes)),
-        }
-        if result.format == TORCH_MODULE:
-            import torch
-
-            metrics["params"], metrics["nonzero_params"] = count_parameters(result.artifact)
-            metrics["sparse_bytes"] = sparse_tensor_bytes(result.artifact)
-            example = torch.from_numpy(latency_batch(self.data, self.model.example_input, 1))
-            flops = count_flops(result.artifact, example)
-            if flops is not None:
-                metrics["flops_per_sample"] = flops.dense
-                metrics["nonzero_flops_per_sample"] = flops.nonzero
-                reference = self.variant_metrics.get(BASELINE, metrics).get("flops_per_sample")
-                if reference and flops.nonzero:
-                    metrics["theoretical_speedup"] = reference / flops.nonzero
-        return metrics
-
-    def run_job(self, job: Job) -> tuple[str, str | None, list[dict[str, Any]]]:
-        """Measure one job; returns (status, reason, per-batch-size metric rows)."""
-        if self.setup_error is not None:
-            return "error", self.setup_error, []
-        compressed = self.compressed_variant(job)
-        if isinstance(compressed, str):
-            return "error", compressed, []
-        backend = self.registry.get("backend", job.target.backend)()
-        reason = backend.check(job.target)
-        if reason is None and compressed.format not in backend.formats:
-            reason = (
-                f"backend {backend.name} runs {', '.join(backend.formats)}; "
-                f"the pipeline gives {compressed.format}"
-            )
-        if reason is not None:
-            return "skipped", reason, []
-        baseline = self.baselines.setdefault(job.target.label, BaselineReference())
-        try:
-            runner = backend.prepare(compressed.artifact, job.target)
-        except BackendUnavailable as error:
-            return "skipped", str(error), []
-        try:
-            example = self.model.example_input if self.model else None
-            rows = measure_on_target(job, compressed, runner, self.data, example, baseline)
-        finally:
-            runner.close()
-        return "ok", None, [{**self.variant_metrics[job.variant.name], **row} for row in rows]
 
 
 def _identity(job: Job, run_id: str, resolved: ResolvedSpec, git_sha: str | None) -> dict:
-    import torch
-
     return {
         "run_id": run_id,
         "spec_name": resolved.spec.name,
@@ -196,10 +124,33 @@ def _identity(job: Job, run_id: str, resolved: ResolvedSpec, git_sha: str | None
         "target_options": json.dumps(job.target.options, sort_keys=True),
         "seed": job.seed,
         "threads": job.target.options.get("threads"),
-        "torch_version": torch.__version__,
         "squeezebench_version": __version__,
         "git_sha": git_sha,
     }
+
+
+def assemble_rows(
+    job: Job, identity: dict[str, Any], result: JobResult, baseline: BaselineReference
+) -> list[dict[str, Any]]:
+    """One row per batch size: identity, result, and the comparison with the baseline."""
+    import torch
+
+    identity = identity | {"torch_version": torch.__version__}
+    if not result.batch_rows:
+        return [
+            identity
+            | result.metrics
+            | {"batch_size": b, "status": result.status, "reason": result.reason}
+            for b in job.benchmark.batch_sizes
+        ]
+    rows = []
+    for batch_row in result.batch_rows:
+        row = identity | result.metrics | batch_row
+        row |= {"status": result.status, "reason": result.reason}
+        rows.append(row)
+    if not job.variant.steps and result.status == "ok":
+        baseline.learn(rows, result.outputs)
+    return [row | baseline.compare(row, result.outputs) for row in rows]
 
 
 def run_spec(
@@ -208,71 +159,146 @@ def run_spec(
     output_dir: Path | None = None,
     reporter: Reporter | None = None,
     plugins: list[dict[str, Any]] | None = None,
+    *,
+    isolate: bool = True,
+    resume: bool = False,
+    retry_errors: bool = False,
+    cache_artifacts: bool = False,
 ) -> RunOutcome:
     """Run every job of ``resolved``; write rows per job and the manifest under ``output_dir``.
 
-    ``KeyboardInterrupt`` stops the run after recording the manifest as interrupted; the
-    rows of finished jobs are already on disk.
+    ``isolate`` runs each job in a fresh worker process (else all in this process).
+    ``resume`` continues the latest run of the same spec in ``output_dir``: jobs with rows
+    already on disk are kept as they are (``retry_errors`` re-runs those that failed).
+    ``cache_artifacts`` keeps compressed artifacts in the user's cache across runs.
+    Raises :class:`UserError` (nothing run) if the model or data cannot be used, and
+    re-raises ``KeyboardInterrupt`` after recording the run as interrupted.
     """
     reporter = reporter or SilentReporter()
     output_dir = Path(output_dir or resolved.spec.output.dir)
-    run_id = new_run_id()
+    base_dir = resolved.base_dir.resolve()
+    workspace = Workspace(
+        registry, base_dir, resolved.spec.model, resolved.dataset, resolved.spec.seed
+    )
+    try:
+        check_model_against_data(workspace)
+        fingerprint = workspace.fingerprint
+    except UserError:
+        raise
+    except Exception as error:
+        raise UserError(
+            f"loading {resolved.spec.model} failed: {describe_failure(error)}"
+        ) from None
+    jobs = plan_jobs(resolved, registry, fingerprint)
+
+    run_directory = find_resumable_run(output_dir, resolved.spec_hash) if resume else None
+    run_id = run_directory.name if run_directory else new_run_id()
     store = RunStore(output_dir, run_id)
     outcome = RunOutcome(run_id, store.directory)
     environment = capture_environment()
     git_sha = (environment.get("git") or {}).get("sha")
-    jobs = plan_jobs(resolved)
-    manifest: dict[str, Any] = {
-        "run_id": run_id,
-        "spec_name": resolved.spec.name,
-        "spec_path": str(resolved.path),
-        "spec_hash": resolved.spec_hash,
-        "spec": resolved.spec.model_dump(mode="json"),
-        "squeezebench_version": __version__,
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "status": "running",
-        "jobs": {
-            job.job_id: {
-                "variant": job.variant.name,
-                "target": job.target.label,
-                "status": "pending",
-            }
-            for job in jobs
-        },
-        "environment": environment,
-        "plugins": plugins or [],
-    }
+    manifest = store.read_manifest() if run_directory else {}
+    manifest.update(
+        {
+            "run_id": run_id,
+            "spec_name": resolved.spec.name,
+            "spec_path": str(resolved.path),
+            "spec_hash": resolved.spec_hash,
+            "spec_text": resolved.path.read_text(encoding="utf-8"),
+            "spec": resolved.spec.model_dump(mode="json"),
+            "model_fingerprint": fingerprint,
+            "squeezebench_version": __version__,
+            "status": "running",
+            "isolated": isolate,
+            "environment": environment,
+            "plugins": plugins or [],
+        }
+    )
+    manifest.setdefault("started_at", _now())
+    if run_directory:
+        manifest.setdefault("resumed_at", []).append(_now())
+    jobs_state = manifest.setdefault("jobs", {})
+    for job in jobs:
+        jobs_state.setdefault(
+            job.job_id,
+            {"variant": job.variant.name, "target": job.target.label, "status": "pending"},
+        )
     store.write_manifest(manifest)
+
+    finished = store.finished_jobs()
+    executor = ProcessExecutor() if isolate else InlineExecutor(registry)
+    artifact_dir, temporary_dir = _artifact_directory(
+        cache_artifacts, isolate, len(resolved.targets)
+    )
+    environment_for_workers = {k: v for k, v in os.environ.items() if k.startswith("SQUEEZEBENCH_")}
+    baselines: dict[str, BaselineReference] = {}
     reporter.run_started(jobs)
-    session = _Session(resolved, registry)
+    current: Job | None = None
     try:
-        session.setup()
         for job in jobs:
+            baseline = baselines.setdefault(job.target.label, BaselineReference())
+            previous = finished.get(job.job_id)
+            if previous is not None and not (retry_errors and _has_errors(previous)):
+                if not job.variant.steps:
+                    baseline.learn(previous, store.read_outputs(job.job_id))
+                outcome.rows.extend(previous)
+                outcome.resumed_jobs += 1
+                reporter.job_finished(job, previous)
+                continue
+            current = job
             reporter.job_started(job)
-            manifest["jobs"][job.job_id]["status"] = "running"
+            jobs_state[job.job_id]["status"] = "running"
             started_at = dt.datetime.now(dt.timezone.utc)
             begin = time.perf_counter()
-            try:
-                status, reason, metric_rows = session.run_job(job)
-            except Exception as error:
-                status, reason, metric_rows = "error", _failure(error), []
-            identity = _identity(job, run_id, resolved, git_sha) | {"started_at": started_at}
-            rows = [identity | row for row in metric_rows] or [
-                identity | {"batch_size": b, "status": status, "reason": reason}
-                for b in job.benchmark.batch_sizes
-            ]
-            store.write_job(job.job_id, rows)
-            outcome.rows.extend(rows)
-            manifest["jobs"][job.job_id].update(
-                status=rows[0]["status"], seconds=round(time.perf_counter() - begin, 3)
+            request = JobRequest(
+                job=job_to_payload(job),
+                base_dir=str(base_dir),
+                model_fingerprint=fingerprint,
+                artifact_cache_dir=str(artifact_dir) if artifact_dir else None,
+                memory_limit_mb=job.benchmark.memory_limit_mb,
+                environment=environment_for_workers,
             )
+            result = executor.execute(request, job.benchmark.timeout_seconds)
+            identity = _identity(job, run_id, resolved, git_sha) | {"started_at": started_at}
+            rows = assemble_rows(job, identity, result, baseline)
+            if result.outputs is not None:
+                store.write_outputs(job.job_id, result.outputs)
+            store.write_job(job.job_id, rows)  # last: a job file means the job is complete
+            outcome.rows.extend(rows)
+            jobs_state[job.job_id].update(
+                status=result.status, seconds=round(time.perf_counter() - begin, 3)
+            )
+            store.write_manifest(manifest)
+            current = None
             reporter.job_finished(job, rows)
         outcome.status = "complete"
     except KeyboardInterrupt:
         outcome.status = "interrupted"
+        if current is not None:
+            jobs_state[current.job_id]["status"] = "interrupted"
         raise
     finally:
-        manifest["status"] = outcome.status
-        manifest["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        executor.close()
+        if temporary_dir:
+            shutil.rmtree(temporary_dir, ignore_errors=True)
+        manifest["status"] = outcome.status if outcome.status != "running" else "failed"
+        manifest["finished_at"] = _now()
         store.write_manifest(manifest)
     return outcome
+
+
+def _has_errors(rows: list[dict[str, Any]]) -> bool:
+    return any(row.get("status") == "error" for row in rows)
+
+
+def _artifact_directory(
+    persistent: bool, isolate: bool, targets: int
+) -> tuple[Path | None, str | None]:
+    """Where workers share compressed artifacts: the user's cache, a private temporary
+    folder (several targets per variant), or nowhere (one process, or one target)."""
+    if persistent:
+        return cache_dir() / "artifacts", None
+    if isolate and targets > 1:
+        temporary = tempfile.mkdtemp(prefix="squeezebench-artifacts-")  # mode 0700
+        return Path(temporary), temporary
+    return None, None

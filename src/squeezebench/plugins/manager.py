@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import os
 import pkgutil
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pluggy
 
@@ -19,6 +22,10 @@ from squeezebench.plugins.registry import Registry
 
 DISABLE_AUTOLOAD_ENV = "SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD"
 """Set to 1 to skip third-party plugins found through entry points (the built-ins stay)."""
+
+PLUGINS_ENV = "SQUEEZEBENCH_PLUGINS"
+"""Comma-separated extra plugin modules to load: importable names or paths to ``.py`` files
+(for experiments and tests; installed packages use entry points). Workers inherit it."""
 
 BUILTIN_PACKAGE = "squeezebench.plugins.builtin"
 
@@ -80,6 +87,8 @@ def build_plugin_manager(
                 f"{type(error).__name__}: {error} (set {DISABLE_AUTOLOAD_ENV}=1 to skip "
                 "third-party plugins)"
             ) from error
+    for name, module in _modules_from_environment():
+        manager.register(module, name=name)
     for plugin in extra_plugins:
         manager.register(plugin)
     try:
@@ -90,6 +99,31 @@ def build_plugin_manager(
             "(the hooks are listed in squeezebench.plugins.hookspecs)"
         ) from error
     return manager
+
+
+def _modules_from_environment() -> list[tuple[str, object]]:
+    modules = []
+    for entry in filter(None, (e.strip() for e in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            if entry.endswith(".py"):
+                path = Path(entry).resolve()
+                spec = importlib.util.spec_from_file_location(
+                    f"squeezebench_plugin_{path.stem}", path
+                )
+                if spec is None or spec.loader is None:
+                    raise ImportError(f"cannot load {path}")
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module  # pydantic resolves annotations through it
+                spec.loader.exec_module(module)
+            else:
+                module = importlib.import_module(entry)
+        except Exception as error:
+            raise PluginError(
+                f"{PLUGINS_ENV} names {entry!r}, which failed to load: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        modules.append((f"{PLUGINS_ENV}:{entry}", module))
+    return modules
 
 
 def plugin_infos(manager: pluggy.PluginManager) -> list[PluginInfo]:

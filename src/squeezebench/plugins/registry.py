@@ -94,6 +94,10 @@ class Registry:
             model = getattr(cls, attribute)
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise PluginError(f"{where}: {attribute} must be a pydantic BaseModel subclass")
+            try:
+                model.model_json_schema()  # also proves the model is fully defined
+            except Exception as error:
+                raise PluginError(f"{where}: {attribute} is not a usable model: {error}") from None
         existing = self._entries[kind].get(name)
         if existing is not None:
             raise PluginError(

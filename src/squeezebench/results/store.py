@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from squeezebench.results.schema import SCHEMA_VERSION, arrow_schema, column_names
 
 MANIFEST_NAME = "_manifest.json"  # leading underscore: Parquet readers skip it
+OUTPUTS_DIR = "_outputs"  # test-split outputs per job, for fidelity after a resume
 
 
 class RunStore:
@@ -40,6 +41,44 @@ class RunStore:
         _atomic(path, lambda temporary: pq.write_table(table, temporary))
         return path
 
+    def finished_jobs(self) -> dict[str, list[dict[str, Any]]]:
+        """Rows already on disk, by job id (a job file exists only once a job finished)."""
+        finished: dict[str, list[dict[str, Any]]] = {}
+        for path in sorted(self.directory.glob("*.parquet")):
+            if path.name.startswith((".", "_")):
+                continue
+            rows = pq.read_table(path).to_pylist()
+            if rows:
+                finished[rows[0]["job_id"]] = rows
+        return finished
+
+    def write_outputs(self, job_id: str, outputs: Any) -> Path:
+        """Keep a job's test-split outputs (numpy, ``.npy``), written atomically."""
+        import numpy as np
+
+        folder = self.directory / OUTPUTS_DIR
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{job_id}.npy"
+
+        def save(temporary: str) -> None:
+            with open(temporary, "wb") as handle:
+                np.save(handle, outputs, allow_pickle=False)
+
+        _atomic(path, save)
+        return path
+
+    def read_outputs(self, job_id: str) -> Any:
+        """A job's stored test outputs, or None."""
+        import numpy as np
+
+        path = self.directory / OUTPUTS_DIR / f"{job_id}.npy"
+        return np.load(path, allow_pickle=False) if path.is_file() else None
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The run's manifest, or an empty mapping."""
+        path = self.directory / MANIFEST_NAME
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
     def write_manifest(self, manifest: dict[str, Any]) -> Path:
         """Write (or rewrite) the run manifest atomically."""
         path = self.directory / MANIFEST_NAME
@@ -56,3 +95,16 @@ def _atomic(path: Path, write: Any) -> None:
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+def find_resumable_run(output_dir: Path, spec_hash: str) -> Path | None:
+    """The latest run folder under ``output_dir`` whose manifest has ``spec_hash``."""
+    candidates = []
+    for manifest_path in Path(output_dir).glob(f"*/{MANIFEST_NAME}"):
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if manifest.get("spec_hash") == spec_hash:
+            candidates.append(manifest_path.parent)
+    return max(candidates, key=lambda p: p.name) if candidates else None

@@ -40,6 +40,18 @@ class BenchmarkSpec(StrictModel):
     noise_threshold: float = Field(
         0.1, gt=0, description="Rows whose IQR/median exceeds this are flagged noisy."
     )
+    timeout_seconds: float | None = Field(
+        1800,
+        gt=0,
+        description="A job (compression and measurement) taking longer is stopped "
+        "and recorded as an error; null for no limit. Needs worker isolation (not --inline).",
+    )
+    memory_limit_mb: int | None = Field(
+        None,
+        ge=256,
+        description="Cap each job's worker address space (RLIMIT_AS), in MiB; "
+        "a job exceeding it fails alone. torch alone reserves about 1.2 GiB.",
+    )
 
 
 class OutputSpec(StrictModel):

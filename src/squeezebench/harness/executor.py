@@ -1,0 +1,118 @@
+"""Executors: how a job request becomes a result (in this process, or in a worker).
+
+``ProcessExecutor`` (the default) starts one fresh worker per job from a fork server that
+has torch already imported, so isolation costs milliseconds rather than an import of torch
+per job. It turns a worker that crashes, is killed or outlives its timeout into an
+``error`` result with the reason, and kills the worker on Ctrl-C before re-raising.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+from typing import Any
+
+from squeezebench.harness.worker import JobRequest, measure_request, worker_main
+
+PRELOAD = ["torch", "numpy", "sklearn.datasets", "squeezebench.harness.workspace"]
+
+
+class InlineExecutor:
+    """Runs every job in this process, sharing one workspace (``--inline``, for debugging)."""
+
+    isolated = False
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+        self._workspaces: dict[tuple[str, str, str | None, int, str | None], Any] = {}
+
+    def execute(self, request: JobRequest, timeout: float | None = None) -> Any:
+        """Measure in-process; ``timeout`` cannot be enforced here and is ignored."""
+        from squeezebench.harness.artifact_cache import ArtifactCache
+        from squeezebench.harness.workspace import Workspace
+
+        job = request.job
+        key = (
+            request.base_dir,
+            job["model"],
+            job["dataset"],
+            job["seed"],
+            request.artifact_cache_dir,
+        )
+        if key not in self._workspaces:
+            cache = (
+                ArtifactCache(request.artifact_cache_dir) if request.artifact_cache_dir else None
+            )
+            self._workspaces[key] = Workspace(
+                self.registry,
+                request.base_dir,
+                job["model"],
+                job["dataset"],
+                job["seed"],
+                cache,
+            )
+        return measure_request(request, self._workspaces[key], self.registry)
+
+    def close(self) -> None:
+        """Drop the workspaces."""
+        self._workspaces.clear()
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "the worker did not exit"
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        hint = " (out of memory?)" if -exitcode == signal.SIGKILL else ""
+        return f"the worker process was killed by {name}{hint}"
+    return f"the worker process exited with code {exitcode} without a result"
+
+
+class ProcessExecutor:
+    """One fresh worker process per job, with a timeout."""
+
+    isolated = True
+
+    def __init__(self) -> None:
+        method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+        self._context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            self._context.set_forkserver_preload(PRELOAD)
+
+    def execute(self, request: JobRequest, timeout: float | None = None) -> Any:
+        """Run the request in a new worker; errors, crashes and timeouts become results."""
+        from squeezebench.harness.workspace import JobResult
+
+        receiver, sender = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=worker_main, args=(request, sender))
+        process.start()
+        sender.close()
+        try:
+            if not receiver.poll(timeout):
+                self._stop(process)
+                return JobResult(
+                    "error", f"timed out after {timeout:g} s (benchmark.timeout_seconds)"
+                )
+            try:
+                result = receiver.recv()
+            except (EOFError, OSError):
+                process.join(10)
+                return JobResult("error", _describe_exit(process.exitcode))
+            process.join(10)
+            return result
+        except BaseException:
+            self._stop(process)
+            raise
+        finally:
+            receiver.close()
+            if process.is_alive():
+                self._stop(process)
+
+    @staticmethod
+    def _stop(process: Any) -> None:
+        process.kill()
+        process.join(10)
+
+    def close(self) -> None:
+        """Nothing to release (the fork server exits with this process)."""

@@ -1,0 +1,90 @@
+"""The worker process: measures one job in a fresh process and sends back its result.
+
+Like optimum-benchmark's process launcher: the parent starts a process per job and waits
+on a pipe; the child sends a :class:`JobResult` (or the formatted error). A child that dies
+(segfault, ``os._exit``, out-of-memory kill) or hangs is handled by the parent
+(:mod:`squeezebench.harness.executor`), so one job's crash, memory or JIT state can never
+leak into the next.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """Everything a worker needs, as plain data: the job and where to find its inputs.
+
+    The job travels as :func:`~squeezebench.harness.jobs.job_to_payload` data: the worker
+    loads its plugins first (with the parent's ``SQUEEZEBENCH_*`` environment), then
+    validates the params again, so plugin classes never need unpickling.
+    """
+
+    job: dict[str, Any]
+    base_dir: str
+    model_fingerprint: str | None = None
+    artifact_cache_dir: str | None = None
+    memory_limit_mb: int | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def apply_memory_limit(megabytes: int | None) -> None:
+    """Cap this process's address space (RLIMIT_AS) so a runaway job fails, not the host."""
+    if not megabytes:
+        return
+    import resource
+
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def measure_request(request: JobRequest, workspace: Any = None, registry: Any = None) -> Any:
+    """Measure the request's job (in this process); never raises for job failures.
+
+    Without ``workspace`` and ``registry`` (a worker process), both are built here from
+    the installed plugins.
+    """
+    from squeezebench.harness.artifact_cache import ArtifactCache
+    from squeezebench.harness.jobs import job_from_payload
+    from squeezebench.harness.workspace import JobResult, Workspace
+    from squeezebench.plugins.manager import default_registry
+
+    registry = registry or default_registry()
+    job = job_from_payload(request.job, registry)
+    if workspace is None:
+        cache = (
+            ArtifactCache(Path(request.artifact_cache_dir)) if request.artifact_cache_dir else None
+        )
+        workspace = Workspace(
+            registry, Path(request.base_dir), job.model, job.dataset, job.seed, cache
+        )
+    if request.model_fingerprint and workspace.fingerprint != request.model_fingerprint:
+        return JobResult(
+            "error",
+            f"{job.model} gave different weights in the worker than in the parent process "
+            "(is the model source deterministic?)",
+        )
+    return workspace.measure(job)
+
+
+def worker_main(request: JobRequest, connection: Any) -> None:
+    """Entry point of a worker process: measure, send the result, exit."""
+    # Ctrl-C reaches the whole process group; the parent decides what to do with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.update(request.environment)
+    try:
+        apply_memory_limit(request.memory_limit_mb)
+        result = measure_request(request)
+    except BaseException as error:  # MemoryError, a plugin's SystemExit...: report, do not die
+        from squeezebench.harness.workspace import JobResult, describe_failure
+
+        result = JobResult("error", describe_failure(error, with_traceback=True))
+    try:
+        connection.send(result)
+    finally:
+        connection.close()

@@ -1,0 +1,206 @@
+"""One process's view of a run: the model, the data, compressed variants, measurement.
+
+The same code serves the in-process executor (one workspace for the whole run) and the
+worker processes (one workspace per job): ``measure(job)`` never raises, it returns a
+:class:`JobResult` whose status says what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from squeezebench.errors import BackendUnavailable, UserError
+from squeezebench.harness.artifact_cache import ArtifactCache, artifact_key
+from squeezebench.harness.compress import CompressedArtifact, compress
+from squeezebench.harness.identity import job_versions, model_fingerprint
+from squeezebench.harness.jobs import Job
+from squeezebench.harness.measure.flops import count_flops
+from squeezebench.harness.measure.size import count_parameters, sparse_tensor_bytes
+from squeezebench.harness.measure_job import latency_batch, measure_on_target
+from squeezebench.plugins.contracts import TORCH_MODULE, DatasetSplits, LoadedModel, MethodContext
+from squeezebench.plugins.registry import Registry
+
+
+@dataclass
+class JobResult:
+    """What measuring a job gave: a status, shared metrics, per-batch rows, test outputs."""
+
+    status: str
+    reason: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    batch_rows: list[dict[str, Any]] = field(default_factory=list)
+    outputs: np.ndarray | None = None
+
+
+def describe_failure(error: BaseException, *, with_traceback: bool = False) -> str:
+    """``Type: message`` of an exception, plus its traceback for unexpected ones."""
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    if with_traceback and not isinstance(error, UserError):
+        text += "\n" + "".join(traceback.format_exception(error)).strip()
+    return text
+
+
+def load_model_source(registry: Registry, source: str, base_dir: Path, seed: int) -> LoadedModel:
+    """Resolve ``<scheme>:<reference>`` with the registered model source."""
+    scheme, _, reference = source.partition(":")
+    model_source = registry.get("model source", scheme)()
+    problem = model_source.check(reference, base_dir)
+    if problem:
+        raise UserError(f"{source}: {problem}")
+    return model_source.load(reference, base_dir, seed)
+
+
+class Workspace:
+    """Loads the model and data once, compresses each variant once, measures jobs."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        base_dir: Path,
+        model_source: str,
+        dataset: str | None,
+        seed: int,
+        artifact_cache: ArtifactCache | None = None,
+    ) -> None:
+        self.registry = registry
+        self.base_dir = Path(base_dir)
+        self.model_source = model_source
+        self.dataset = dataset
+        self.seed = seed
+        self.artifact_cache = artifact_cache
+        self._model: LoadedModel | None = None
+        self._fingerprint: str | None = None
+        self._data: DatasetSplits | None = None
+        self._compressed: dict[str, CompressedArtifact] = {}
+        self._metrics: dict[str, dict[str, Any]] = {}
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    @property
+    def data(self) -> DatasetSplits | None:
+        """The dataset's splits (loaded on first use), or None without a dataset."""
+        if self._data is None and self.dataset is not None:
+            self._data = self.registry.get("dataset", self.dataset)().load()
+        return self._data
+
+    @property
+    def model(self) -> LoadedModel:
+        """The spec's model (loaded on first use)."""
+        if self._model is None:
+            self._model = self.load_model(self.model_source)
+        return self._model
+
+    @property
+    def fingerprint(self) -> str:
+        """Content fingerprint of the spec's model."""
+        if self._fingerprint is None:
+            self._fingerprint = model_fingerprint(self.model.artifact)
+        return self._fingerprint
+
+    def load_model(self, source: str) -> LoadedModel:
+        """Resolve a model source string relative to the spec's folder."""
+        return load_model_source(self.registry, source, self.base_dir, self.seed)
+
+    # -- compression ------------------------------------------------------------------------
+
+    def compressed(self, job: Job) -> CompressedArtifact:
+        """The job's variant, compressed once (in memory, or through the artifact cache)."""
+        name = job.variant.name
+        if name in self._compressed:
+            return self._compressed[name]
+        key = None
+        result = None
+        if self.artifact_cache is not None and job.variant.steps:
+            versions = job_versions(
+                self.registry, [s.method for s in job.variant.steps], job.target.backend
+            )
+            versions.pop(f"backend:{job.target.backend}", None)
+            key = artifact_key(
+                self.fingerprint, job.variant.steps_json(), job.seed, self.dataset, versions
+            )
+            result = self.artifact_cache.get(key)
+        if result is None:
+            context = MethodContext(
+                seed=job.seed,
+                data=self.data,
+                example_input=self.model.example_input,
+                teacher=self.model.artifact,
+                load_model=self.load_model,
+            )
+            result = compress(job.variant, self.model, context, self.registry)
+            if key is not None:
+                self.artifact_cache.put(key, result)
+        self._compressed[name] = result
+        self._metrics[name] = self._artifact_metrics(result)
+        return result
+
+    def _artifact_metrics(self, result: CompressedArtifact) -> dict[str, Any]:
+        metrics: dict[str, Any] = {
+            "compress_seconds": result.seconds,
+            "simulated": result.simulated,
+            "method_log": json.dumps(list(result.notes)),
+        }
+        if result.format == TORCH_MODULE:
+            import torch
+
+            metrics["params"], metrics["nonzero_params"] = count_parameters(result.artifact)
+            metrics["sparse_bytes"] = sparse_tensor_bytes(result.artifact)
+            example = torch.from_numpy(latency_batch(self.data, self.model.example_input, 1))
+            flops = count_flops(result.artifact, example)
+            if flops is not None:
+                metrics["flops_per_sample"] = flops.dense
+                metrics["nonzero_flops_per_sample"] = flops.nonzero
+        return metrics
+
+    # -- measurement ------------------------------------------------------------------------
+
+    def measure(self, job: Job) -> JobResult:
+        """Compress (if needed) and measure ``job``; failures become an ``error`` result."""
+        try:
+            compressed = self.compressed(job)
+        except Exception as error:
+            return JobResult(
+                "error",
+                f"compressing {job.variant.name} failed: "
+                + describe_failure(error, with_traceback=True),
+            )
+        backend = self.registry.get("backend", job.target.backend)()
+        try:
+            reason = backend.check(job.target)
+            if reason is None and compressed.format not in backend.formats:
+                reason = (
+                    f"backend {backend.name} runs {', '.join(backend.formats)}; "
+                    f"the pipeline gives {compressed.format}"
+                )
+            if reason is not None:
+                return JobResult("skipped", reason)
+            runner = backend.prepare(compressed.artifact, job.target)
+        except BackendUnavailable as error:
+            return JobResult("skipped", str(error))
+        except Exception as error:
+            return JobResult(
+                "error",
+                f"backend {backend.name} rejected the artifact: "
+                + describe_failure(error, with_traceback=True),
+            )
+        try:
+            measured = measure_on_target(
+                compressed, runner, self.data, self.model.example_input, job.benchmark
+            )
+        except Exception as error:
+            return JobResult("error", describe_failure(error, with_traceback=True))
+        finally:
+            runner.close()
+        return JobResult(
+            "error" if measured.problem else "ok",
+            measured.problem,
+            {**self._metrics[job.variant.name], **measured.metrics},
+            measured.batch_rows,
+            measured.outputs,
+        )
