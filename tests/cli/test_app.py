@@ -76,7 +76,7 @@ BROKEN = {
     ),
     "wrong type": (
         "name: x\nmodel: builtin:digits-mlp\nseed: many\n",
-        r":3:7: seed: Input should be a valid integer",
+        r":3:7: seed: .*seed must be an integer or a non-empty list of integers, got 'many'",
     ),
     "missing model file": (
         "name: x\nmodel: file:missing.pt2\n",
@@ -170,3 +170,41 @@ def test_run_with_a_failing_job_exits_with_job_errors(write_spec, fast_benchmark
     result = runner.invoke(app, ["run", str(spec), "-o", str(tmp_path / "out"), "-q"])
     assert result.exit_code == ExitCode.JOB_ERRORS
     assert "1 job(s) failed" in result.output
+
+
+def test_repeat_check_reruns_and_confirms_reproducibility(write_spec, fast_benchmark, tmp_path):
+    spec = write_spec(
+        """
+        name: cli-repeat
+        model: builtin:digits-mlp
+        dataset: builtin:digits
+        variants:
+          pruned: [{prune.magnitude: {sparsity: 0.5}}]
+        targets: [{backend: torch, device: cpu, options: {threads: 1}}]
+        """,
+        fast_benchmark,
+    )
+    result = runner.invoke(
+        app, ["run", str(spec), "-o", str(tmp_path / "out"), "-q", "--inline", "--repeat-check"]
+    )
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "reproducible: status, params" in result.output
+    assert "latency p50 drift" in result.output
+    assert len(list((tmp_path / "out").iterdir())) == 2
+
+
+def test_too_many_jobs_need_an_explicit_limit(write_spec, tmp_path) -> None:
+    spec = write_spec(
+        """
+        name: big
+        model: builtin:digits-mlp
+        variants:
+          pruned: [{prune.magnitude: {sparsity: 0.5}}]
+        sweep:
+          pruned:
+            prune.magnitude.sparsity: [0.1, 0.2, 0.3, 0.4, 0.5]
+        """
+    )
+    result = runner.invoke(app, ["run", str(spec), "-o", str(tmp_path / "out"), "--max-jobs", "4"])
+    assert result.exit_code == ExitCode.USAGE_ERROR
+    assert "expands to 6 jobs" in result.output and "--max-jobs" in result.output

@@ -54,6 +54,7 @@ def test_every_fault_is_recorded_and_every_other_job_measured(
     assert frame.loc["int8", "status"] == "ok" and frame.loc["int8", "fidelity"] > 0.95
     reasons = frame["reason"]
     assert "killed by SIGSEGV" in reasons["segfault"]
+    assert "fault_plugin.py" in reasons["segfault"]  # the crash's Python stack is quoted
     assert "exited with code 3" in reasons["exits"]
     assert "RuntimeError: fault.crash raised on purpose" in reasons["raises"]
     assert "Traceback" in reasons["raises"]  # unexpected errors keep their traceback

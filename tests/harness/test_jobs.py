@@ -37,3 +37,37 @@ def test_job_identity_is_stable_and_sensitive(registry) -> None:
     assert base != job_identity(
         "builtin:digits-mlp", "digits", Variant("baseline"), other_target, 0
     )
+
+
+def test_stochastic_pipelines_run_once_per_seed(write_spec, registry) -> None:
+    import types
+
+    from squeezebench import hookimpl
+    from squeezebench.plugins import Method
+    from squeezebench.plugins.manager import build_plugin_manager, build_registry
+
+    class Shuffle(Method):
+        name = "test.shuffle"
+        stochastic = True
+
+    plugin = types.ModuleType("stochastic_plugin")
+    plugin.squeezebench_register = hookimpl(lambda registry: registry.add_method(Shuffle))
+    local = build_registry(build_plugin_manager(autoload=False, extra_plugins=[plugin]))
+    path = write_spec(
+        """
+        name: seeds
+        seed: [3, 1, 3]
+        model: builtin:digits-mlp
+        variants:
+          random: [test.shuffle]
+          int8: [quantize.dynamic_int8]
+        """
+    )
+    jobs = plan_jobs(load_spec(path, local), local)
+    assert [(j.variant.name, j.seed) for j in jobs] == [
+        ("baseline", 3),
+        ("random", 3),
+        ("random", 1),
+        ("int8", 3),
+    ]
+    assert len({j.job_id for j in jobs}) == 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -83,6 +83,13 @@ def run(
     max_jobs: Annotated[
         int, typer.Option(help="Refuse specs that expand to more jobs than this.")
     ] = 500,
+    repeat_check: Annotated[
+        bool,
+        typer.Option(
+            help="Run the spec twice and fail (exit 3) unless size, accuracy and "
+            "fidelity are identical; report the latency drift."
+        ),
+    ] = False,
 ) -> None:
     """Compress, run and measure every variant on every target; write Parquet results."""
     from squeezebench.cli.console import console
@@ -124,12 +131,31 @@ def run(
         console().print("[yellow]interrupted[/]: finished jobs are saved; continue with --resume")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     console().print(summary_table(outcome.rows, resolved.spec.name))
+    if repeat_check:
+        _repeat_check(resolved, registry, output, plugins, inline, outcome)
     if outcome.resumed_jobs:
         console().print(f"resumed: {outcome.resumed_jobs} job(s) kept from the earlier run")
     console().print(f"results: {outcome.directory}", highlight=False)
     if outcome.failed_jobs:
         console().print(f"[red]{outcome.failed_jobs} job(s) failed[/]: see the reason column")
         raise typer.Exit(ExitCode.JOB_ERRORS)
+
+
+def _repeat_check(
+    resolved: Any, registry: Any, output: Path | None, plugins: list, inline: bool, first: Any
+) -> None:
+    """Run the spec again and compare the deterministic columns with the first run."""
+    from squeezebench.cli.console import console
+    from squeezebench.harness.reproducibility import compare_runs
+    from squeezebench.harness.run import run_spec
+
+    console().print("repeat check: running the spec a second time...")
+    second = run_spec(resolved, registry, output, plugins=plugins, isolate=not inline)
+    report = compare_runs(first.rows, second.rows)
+    console().print(report.summary(), highlight=False, markup=False)
+    console().print(f"second run: {second.directory}", highlight=False)
+    if not report.reproducible:
+        raise typer.Exit(ExitCode.NOT_REPRODUCIBLE)
 
 
 @app.command()

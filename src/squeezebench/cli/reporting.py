@@ -81,9 +81,13 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
         table.add_column(f"p50 b={batch}", justify="right")
         table.add_column(f"speedup b={batch}", justify="right")
     table.add_column("status")
+    several_seeds = len({row.get("seed") for row in rows}) > 1
     groups: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((row["variant"], row["target"]), {})[row["batch_size"]] = row
+        variant = row["variant"]
+        if several_seeds:
+            variant += f" (seed {row.get('seed')})"
+        groups.setdefault((variant, row["target"]), {})[row["batch_size"]] = row
     for (variant, target), by_batch in groups.items():
         first = next(iter(by_batch.values()))
         cells: list[str | Text] = [

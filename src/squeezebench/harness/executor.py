@@ -8,9 +8,14 @@ per job. It turns a worker that crashes, is killed or outlives its timeout into 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import multiprocessing
+import os
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from squeezebench.harness.worker import JobRequest, measure_request, worker_main
@@ -59,6 +64,32 @@ class InlineExecutor:
         self._workspaces.clear()
 
 
+@contextlib.contextmanager
+def _main_module_without_a_missing_file() -> Iterator[None]:
+    """Hide ``__main__.__file__`` when it is no file (``python -``, notebooks): new
+    processes would otherwise try to re-run it and die."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.isfile(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
+def _log_tail(path: str, lines: int = 15) -> str:
+    """The end of what a dead worker printed, to explain its death."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            tail = handle.read().strip().splitlines()[-lines:]
+    except OSError:
+        return ""
+    return ("; its last output:\n" + "\n".join(tail)) if tail else ""
+
+
 def _describe_exit(exitcode: int | None) -> str:
     if exitcode is None:
         return "the worker did not exit"
@@ -82,12 +113,22 @@ class ProcessExecutor:
 
     def execute(self, request: JobRequest, timeout: float | None = None) -> Any:
         """Run the request in a new worker; errors, crashes and timeouts become results."""
+        receiver, sender = self._context.Pipe(duplex=False)
+        descriptor, log_path = tempfile.mkstemp(prefix="squeezebench-worker-", suffix=".log")
+        os.close(descriptor)
+        request = dataclasses.replace(request, log_path=log_path)
+        process = self._context.Process(target=worker_main, args=(request, sender))
+        with _main_module_without_a_missing_file():
+            process.start()
+        sender.close()
+        try:
+            return self._wait(process, receiver, timeout, log_path)
+        finally:
+            os.unlink(log_path)
+
+    def _wait(self, process: Any, receiver: Any, timeout: float | None, log_path: str) -> Any:
         from squeezebench.harness.workspace import JobResult
 
-        receiver, sender = self._context.Pipe(duplex=False)
-        process = self._context.Process(target=worker_main, args=(request, sender))
-        process.start()
-        sender.close()
         try:
             if not receiver.poll(timeout):
                 self._stop(process)
@@ -98,7 +139,7 @@ class ProcessExecutor:
                 result = receiver.recv()
             except (EOFError, OSError):
                 process.join(10)
-                return JobResult("error", _describe_exit(process.exitcode))
+                return JobResult("error", _describe_exit(process.exitcode) + _log_tail(log_path))
             process.join(10)
             return result
         except BaseException:

@@ -96,36 +96,49 @@ def job_identity(
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def is_stochastic(variant: Variant, registry: Registry | None) -> bool:
+    """Whether any step of ``variant`` depends on the seed."""
+    if registry is None:
+        return False
+    return any(registry.get("method", step.method).stochastic for step in variant.steps)
+
+
 def plan_jobs(
     resolved: ResolvedSpec, registry: Registry | None = None, model_fingerprint: str | None = None
 ) -> list[Job]:
-    """Variants x targets, baseline first so every target's reference is measured first."""
+    """Variants x seeds x targets, baseline first so every target's reference comes first.
+
+    A pipeline runs once per seed of the spec if one of its methods is stochastic, else
+    once with the first seed.
+    """
     spec = resolved.spec
     jobs = []
     for variant in resolved.variants:
-        for target in resolved.targets:
-            versions = (
-                job_versions(registry, [s.method for s in variant.steps], target.backend)
-                if registry is not None
-                else None
-            )
-            identity = job_identity(
-                model_fingerprint or spec.model,
-                resolved.dataset,
-                variant,
-                target,
-                spec.seed,
-                versions,
-            )
-            jobs.append(
-                Job(
-                    identity,
-                    spec.model,
+        seeds = spec.seeds if is_stochastic(variant, registry) else spec.seeds[:1]
+        for seed in seeds:
+            for target in resolved.targets:
+                versions = (
+                    job_versions(registry, [s.method for s in variant.steps], target.backend)
+                    if registry is not None
+                    else None
+                )
+                identity = job_identity(
+                    model_fingerprint or spec.model,
                     resolved.dataset,
                     variant,
                     target,
-                    spec.benchmark,
-                    spec.seed,
+                    seed,
+                    versions,
                 )
-            )
+                jobs.append(
+                    Job(
+                        identity,
+                        spec.model,
+                        resolved.dataset,
+                        variant,
+                        target,
+                        spec.benchmark,
+                        seed,
+                    )
+                )
     return jobs

@@ -178,7 +178,7 @@ def run_spec(
     output_dir = Path(output_dir or resolved.spec.output.dir)
     base_dir = resolved.base_dir.resolve()
     workspace = Workspace(
-        registry, base_dir, resolved.spec.model, resolved.dataset, resolved.spec.seed
+        registry, base_dir, resolved.spec.model, resolved.dataset, resolved.spec.seeds[0]
     )
     try:
         check_model_against_data(workspace)

@@ -9,6 +9,7 @@ leak into the next.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class JobRequest:
     artifact_cache_dir: str | None = None
     memory_limit_mb: int | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    log_path: str | None = None  # the worker's stdout and stderr go there
 
 
 def apply_memory_limit(megabytes: int | None) -> None:
@@ -76,6 +78,12 @@ def worker_main(request: JobRequest, connection: Any) -> None:
     """Entry point of a worker process: measure, send the result, exit."""
     # Ctrl-C reaches the whole process group; the parent decides what to do with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if request.log_path:  # keep the terminal clean; the parent quotes this if we die
+        log = os.open(request.log_path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+    faulthandler.enable()  # a segfault leaves its Python stack in the log
     os.environ.update(request.environment)
     try:
         apply_memory_limit(request.memory_limit_mb)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from squeezebench.errors import BackendUnavailable, UserError
+from squeezebench.errors import BackendUnavailable, SqueezebenchError, UserError
 from squeezebench.harness.artifact_cache import ArtifactCache, artifact_key
 from squeezebench.harness.compress import CompressedArtifact, compress
 from squeezebench.harness.identity import job_versions, model_fingerprint
@@ -39,9 +39,13 @@ class JobResult:
 
 
 def describe_failure(error: BaseException, *, with_traceback: bool = False) -> str:
-    """``Type: message`` of an exception, plus its traceback for unexpected ones."""
+    """``Type: message`` of an exception, plus its traceback for unexpected ones.
+
+    squeezebench's own errors (a method refusing a model, a user mistake) are explained by
+    their message; anything else is a bug somewhere, and its traceback is kept.
+    """
     text = "".join(traceback.format_exception_only(type(error), error)).strip()
-    if with_traceback and not isinstance(error, UserError):
+    if with_traceback and not isinstance(error, SqueezebenchError):  # ours need no traceback
         text += "\n" + "".join(traceback.format_exception(error)).strip()
     return text
 
@@ -77,8 +81,8 @@ class Workspace:
         self._model: LoadedModel | None = None
         self._fingerprint: str | None = None
         self._data: DatasetSplits | None = None
-        self._compressed: dict[str, CompressedArtifact] = {}
-        self._metrics: dict[str, dict[str, Any]] = {}
+        self._compressed: dict[tuple[str, int], CompressedArtifact] = {}
+        self._metrics: dict[tuple[str, int], dict[str, Any]] = {}
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -111,7 +115,7 @@ class Workspace:
 
     def compressed(self, job: Job) -> CompressedArtifact:
         """The job's variant, compressed once (in memory, or through the artifact cache)."""
-        name = job.variant.name
+        name = (job.variant.name, job.seed)
         if name in self._compressed:
             return self._compressed[name]
         key = None
@@ -200,7 +204,7 @@ class Workspace:
         return JobResult(
             "error" if measured.problem else "ok",
             measured.problem,
-            {**self._metrics[job.variant.name], **measured.metrics},
+            {**self._metrics[(job.variant.name, job.seed)], **measured.metrics},
             measured.batch_rows,
             measured.outputs,
         )

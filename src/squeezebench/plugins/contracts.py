@@ -121,6 +121,8 @@ class Method:
       ``takes``: artifact formats the method accepts; ``gives``: the format it returns.
       ``simulated``: True when the effect is only simulated (masks, fake-quant) and the
       artifact is not really smaller; results then say so.
+      ``stochastic``: True when the result depends on the seed (random pruning, training,
+      calibration sampling); such pipelines run once per seed of the spec.
     """
 
     name: ClassVar[str]
@@ -128,6 +130,7 @@ class Method:
     takes: ClassVar[tuple[str, ...]] = (TORCH_MODULE,)
     gives: ClassVar[str] = TORCH_MODULE
     simulated: ClassVar[bool] = False
+    stochastic: ClassVar[bool] = False
 
     def apply(self, artifact: Any, params: BaseModel, ctx: MethodContext) -> Any:
         """Return the compressed artifact. May modify ``artifact`` in place.

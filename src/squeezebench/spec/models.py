@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 _SHORT_TARGET = re.compile(r"^(?P<backend>[A-Za-z0-9_.-]+):(?P<device>[A-Za-z0-9_:.-]+)$")
 MODEL_REFERENCE = r"^[A-Za-z][A-Za-z0-9_+.-]*:.+$"
@@ -88,7 +95,32 @@ class Spec(StrictModel):
     """A squeezebench spec: one model, the pipelines to try and where to run them."""
 
     name: str = Field(description="Name of this benchmark; stored with every result row.")
-    seed: int = Field(0, description="Seed of every stochastic step (methods, sampling).")
+    seed: int | list[int] = Field(
+        0,
+        description="Seed of every stochastic step (methods, sampling). A list runs each "
+        "stochastic pipeline once per seed (deterministic ones once, with the first seed).",
+    )
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _one_message_for_bad_seeds(cls, value: Any) -> Any:
+        # one clear error instead of one per member of the int | list[int] union
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        is_list = isinstance(value, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        )
+        if not (is_int or (is_list and value)):
+            raise ValueError(
+                f"seed must be an integer or a non-empty list of integers, got {value!r}"
+            )
+        return value
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds as a non-empty list, in spec order, without repeats."""
+        values = self.seed if isinstance(self.seed, list) else [self.seed]
+        return list(dict.fromkeys(values)) or [0]
+
     model: str = Field(
         pattern=MODEL_REFERENCE,
         description="Model source: builtin:<name>, python:<module>:<factory> or file:<path>.",
@@ -112,3 +144,8 @@ class Spec(StrictModel):
     )
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    trust_model_files: bool = Field(
+        False,
+        description="Allow file: models to unpickle Python objects (which can run code). "
+        "Leave false unless you trust the file.",
+    )
