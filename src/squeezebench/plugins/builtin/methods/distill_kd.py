@@ -111,6 +111,7 @@ class KnowledgeDistillation(Method):
 
     name = NAME
     Params = DistillationParams
+    stochastic = True  # shuffling and initialisation follow the seed
 
     def apply(self, artifact: Any, params: DistillationParams, ctx: MethodContext) -> Any:
         import torch
