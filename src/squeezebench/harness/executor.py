@@ -56,6 +56,7 @@ class InlineExecutor:
                 job["dataset"],
                 job["seed"],
                 cache,
+                trusted=request.trust_model_files,
             )
         return measure_request(request, self._workspaces[key], self.registry)
 

@@ -177,8 +177,14 @@ def run_spec(
     reporter = reporter or SilentReporter()
     output_dir = Path(output_dir or resolved.spec.output.dir)
     base_dir = resolved.base_dir.resolve()
+    trusted = resolved.spec.trust_model_files
     workspace = Workspace(
-        registry, base_dir, resolved.spec.model, resolved.dataset, resolved.spec.seeds[0]
+        registry,
+        base_dir,
+        resolved.spec.model,
+        resolved.dataset,
+        resolved.spec.seeds[0],
+        trusted=trusted,
     )
     try:
         check_model_against_data(workspace)
@@ -257,6 +263,7 @@ def run_spec(
                 artifact_cache_dir=str(artifact_dir) if artifact_dir else None,
                 memory_limit_mb=job.benchmark.memory_limit_mb,
                 environment=environment_for_workers,
+                trust_model_files=trusted,
             )
             result = executor.execute(request, job.benchmark.timeout_seconds)
             identity = _identity(job, run_id, resolved, git_sha) | {"started_at": started_at}

@@ -33,6 +33,7 @@ class JobRequest:
     memory_limit_mb: int | None = None
     environment: dict[str, str] = field(default_factory=dict)
     log_path: str | None = None  # the worker's stdout and stderr go there
+    trust_model_files: bool = False
 
 
 def apply_memory_limit(megabytes: int | None) -> None:
@@ -63,7 +64,13 @@ def measure_request(request: JobRequest, workspace: Any = None, registry: Any = 
             ArtifactCache(Path(request.artifact_cache_dir)) if request.artifact_cache_dir else None
         )
         workspace = Workspace(
-            registry, Path(request.base_dir), job.model, job.dataset, job.seed, cache
+            registry,
+            Path(request.base_dir),
+            job.model,
+            job.dataset,
+            job.seed,
+            cache,
+            trusted=request.trust_model_files,
         )
     if request.model_fingerprint and workspace.fingerprint != request.model_fingerprint:
         return JobResult(

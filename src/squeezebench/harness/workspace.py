@@ -50,14 +50,16 @@ def describe_failure(error: BaseException, *, with_traceback: bool = False) -> s
     return text
 
 
-def load_model_source(registry: Registry, source: str, base_dir: Path, seed: int) -> LoadedModel:
+def load_model_source(
+    registry: Registry, source: str, base_dir: Path, seed: int, trusted: bool = False
+) -> LoadedModel:
     """Resolve ``<scheme>:<reference>`` with the registered model source."""
     scheme, _, reference = source.partition(":")
     model_source = registry.get("model source", scheme)()
     problem = model_source.check(reference, base_dir)
     if problem:
         raise UserError(f"{source}: {problem}")
-    return model_source.load(reference, base_dir, seed)
+    return model_source.load(reference, base_dir, seed, trusted=trusted)
 
 
 class Workspace:
@@ -71,6 +73,7 @@ class Workspace:
         dataset: str | None,
         seed: int,
         artifact_cache: ArtifactCache | None = None,
+        trusted: bool = False,
     ) -> None:
         self.registry = registry
         self.base_dir = Path(base_dir)
@@ -78,6 +81,7 @@ class Workspace:
         self.dataset = dataset
         self.seed = seed
         self.artifact_cache = artifact_cache
+        self.trusted = trusted
         self._model: LoadedModel | None = None
         self._fingerprint: str | None = None
         self._data: DatasetSplits | None = None
@@ -109,7 +113,7 @@ class Workspace:
 
     def load_model(self, source: str) -> LoadedModel:
         """Resolve a model source string relative to the spec's folder."""
-        return load_model_source(self.registry, source, self.base_dir, self.seed)
+        return load_model_source(self.registry, source, self.base_dir, self.seed, self.trusted)
 
     # -- compression ------------------------------------------------------------------------
 

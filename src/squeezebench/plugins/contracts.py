@@ -205,9 +205,13 @@ class ModelSource:
         """
         return None
 
-    def load(self, reference: str, base_dir: Path, seed: int) -> LoadedModel:
+    def load(
+        self, reference: str, base_dir: Path, seed: int, *, trusted: bool = False
+    ) -> LoadedModel:
         """Load the model. ``reference`` is the part after ``<scheme>:``; relative paths are
-        resolved against ``base_dir`` (the spec's folder)."""
+        resolved against ``base_dir`` (the spec's folder). Unless ``trusted`` (the spec's
+        ``trust_model_files``), never unpickle Python objects from a file: that can run code.
+        """
         raise NotImplementedError
 
 

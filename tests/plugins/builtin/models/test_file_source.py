@@ -38,3 +38,21 @@ def test_state_dict_file_is_rejected(tmp_path) -> None:
 
 def test_missing_file_is_reported_by_check(tmp_path) -> None:
     assert "model file not found" in ModelFile().check("nope.pt2", tmp_path)
+
+
+def test_export_fallback_to_unpickling_is_refused_unless_trusted(tmp_path, monkeypatch) -> None:
+    import pickle
+
+    torch.export.save(torch.export.export(_Small(), (torch.randn(2, 4),)), tmp_path / "m.pt2")
+    real_load = torch.export.load
+
+    def load_that_unpickles(path):  # what a crafted archive makes torch.export.load do
+        pickle.loads(pickle.dumps("payload"))
+        return real_load(path)
+
+    monkeypatch.setattr(torch.export, "load", load_that_unpickles)
+    with pytest.raises(UserError, match="trust_model_files: true"):
+        ModelFile().load("m.pt2", tmp_path, seed=0)
+    loaded = ModelFile().load("m.pt2", tmp_path, seed=0, trusted=True)
+    assert loaded.artifact(torch.randn(2, 4)).shape == (2, 3)
+    assert pickle.loads(pickle.dumps(1)) == 1  # restored afterwards

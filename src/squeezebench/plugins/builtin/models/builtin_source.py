@@ -25,7 +25,9 @@ class BuiltinModels(ModelSource):
             return unknown_name_message("built-in model", reference, DESCRIPTIONS)
         return None
 
-    def load(self, reference: str, base_dir: Path, seed: int) -> LoadedModel:
+    def load(
+        self, reference: str, base_dir: Path, seed: int, *, trusted: bool = False
+    ) -> LoadedModel:
         import torch
 
         from squeezebench.plugins.builtin.models.digits_models import trained_model

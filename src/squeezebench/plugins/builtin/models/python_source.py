@@ -35,7 +35,9 @@ class PythonFactory(ModelSource):
                 return f"no Python module named {top_level!r} (looked in {base_dir} and sys.path)"
         return None
 
-    def load(self, reference: str, base_dir: Path, seed: int) -> LoadedModel:
+    def load(
+        self, reference: str, base_dir: Path, seed: int, *, trusted: bool = False
+    ) -> LoadedModel:
         module_name, _, attribute = reference.partition(":")
         with _on_path(base_dir):
             try:
