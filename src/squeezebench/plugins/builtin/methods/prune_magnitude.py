@@ -1,88 +1,163 @@
 """``prune.magnitude``: unstructured magnitude pruning with an exact sparsity.
 
-The smallest-magnitude weights of every ``Linear`` and ``Conv`` layer are set to zero,
-either ranked across all layers together (``scope: global``) or layer by layer
-(``scope: layer``). The zeros are written into the weights themselves (no masks remain),
-so the artifact is a plain dense model; its size only shrinks once it is encoded sparsely.
+The smallest-magnitude weights of the selected ``Linear`` and ``Conv`` layers are set to
+zero, either ranked across all selected layers together (``scope: global``) or layer by
+layer (``scope: layer``). ``include`` / ``exclude`` glob patterns on the qualified module
+names choose the layers (see ``_layer_selection``). The zeros are written into the weights
+themselves (no masks or ``weight_orig`` remain), so the artifact is a plain dense model;
+its size only shrinks once it is encoded sparsely. Biases are never pruned.
+
+This module also holds what ``prune.random`` shares with it: the params model and the
+:class:`UnstructuredPruning` base class, which differ only in how weights are ranked.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from squeezebench.errors import MethodError
+from squeezebench.plugins.builtin.methods._layer_selection import (
+    LayerSelection,
+    describe_selection,
+    display_name,
+    prunable_layers,
+    select_layers,
+)
 from squeezebench.plugins.contracts import Method, MethodContext
 from squeezebench.plugins.markers import hookimpl
 
+NOTE_LAYER_LIMIT = 40
+"""Per-layer counts listed in a note, at most (a summary line always comes first)."""
 
-class MagnitudePruningParams(BaseModel):
-    """Parameters of ``prune.magnitude``."""
 
-    model_config = ConfigDict(extra="forbid")
+class UnstructuredPruningParams(LayerSelection):
+    """Parameters of ``prune.magnitude`` and ``prune.random`` (the same on purpose)."""
 
     sparsity: float = Field(
-        ge=0, lt=1, description="Fraction of the selected weights set to zero (exact)."
+        ge=0,
+        lt=1,
+        description="Fraction of the selected weights that are zero afterwards (exact).",
     )
     scope: Literal["global", "layer"] = Field(
         "global",
-        description="Rank weights across all layers together, or within each layer.",
+        description=(
+            "Rank weights across all selected layers together (global), or reach the "
+            "sparsity in each selected layer separately (layer)."
+        ),
     )
 
 
-class MagnitudePruning(Method):
+MagnitudePruningParams = UnstructuredPruningParams
+"""The name this model had before ``prune.random`` shared it."""
+
+
+class UnstructuredPruning(Method):
+    """Zero the lowest-ranked weights of the selected layers; subclasses define the rank."""
+
+    Params = UnstructuredPruningParams
+    ranking: ClassVar[str] = ""
+
+    def scores(self, weights: list[Any], ctx: MethodContext) -> list[Any]:
+        """One score tensor per weight (same shape); the lowest scores are zeroed."""
+        raise NotImplementedError
+
+    def apply(self, artifact: Any, params: UnstructuredPruningParams, ctx: MethodContext) -> Any:
+        import torch
+
+        layers = select_layers(artifact, params, self.name)
+        weights = [layer.weight for _, layer in layers]
+        before = [int(w.count_nonzero()) for w in weights]
+        with torch.no_grad():
+            scores = self.scores(weights, ctx)
+            if params.scope == "global":
+                zero_lowest(weights, scores, params.sparsity)
+            else:
+                for weight, score in zip(weights, scores, strict=True):
+                    zero_lowest([weight], [score], params.sparsity)
+        after = [int(w.count_nonzero()) for w in weights]
+        ctx.note(
+            pruning_note(
+                [name for name, _ in layers],
+                [w.numel() for w in weights],
+                before,
+                after,
+                f"{self.ranking}, scope {params.scope}, sparsity {params.sparsity:g}"
+                + (f", {describe_selection(params)}" if describe_selection(params) else ""),
+                untouched=len(prunable_layers(artifact)) - len(layers),
+            )
+        )
+        return artifact
+
+
+class MagnitudePruning(UnstructuredPruning):
     """Unstructured magnitude pruning of Linear and Conv weights (exact sparsity)."""
 
     name = "prune.magnitude"
-    Params = MagnitudePruningParams
+    ranking = "by |weight|"
 
-    def apply(self, artifact: Any, params: MagnitudePruningParams, ctx: MethodContext) -> Any:
-        import torch
-
-        weights = prunable_weights(artifact)
-        if not weights:
-            raise MethodError("prune.magnitude found no Linear or Conv weights to prune")
-        with torch.no_grad():
-            if params.scope == "global":
-                zero_smallest([w for _, w in weights], params.sparsity)
-            else:
-                for _, weight in weights:
-                    zero_smallest([weight], params.sparsity)
-        return artifact
+    def scores(self, weights: list[Any], ctx: MethodContext) -> list[Any]:
+        return [w.detach().abs() for w in weights]
 
 
 def prunable_weights(module: Any) -> list[tuple[str, Any]]:
     """``(name, weight)`` of every Linear and ConvNd layer of ``module``, in module order."""
-    import torch
-
-    kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
-    return [
-        (name, layer.weight)
-        for name, layer in module.named_modules()
-        if isinstance(layer, kinds) and isinstance(getattr(layer, "weight", None), torch.Tensor)
-    ]
+    return [(name, layer.weight) for name, layer in prunable_layers(module)]
 
 
-def zero_smallest(weights: list[Any], sparsity: float) -> None:
-    """Zero exactly ``round(sparsity * n)`` of the ``n`` entries of ``weights`` (in place).
+def zero_lowest(weights: list[Any], scores: list[Any], sparsity: float) -> None:
+    """Zero exactly ``round(sparsity * n)`` of the ``n`` entries of ``weights`` (in place):
+    those with the lowest ``scores`` (one tensor per weight, same shapes).
 
     Ties are broken by position (a stable sort), so the result is deterministic.
     """
     import torch
 
-    magnitudes = torch.cat([w.detach().abs().flatten() for w in weights])
-    count = round(sparsity * magnitudes.numel())
+    flat = torch.cat([s.detach().flatten() for s in scores])
+    count = round(sparsity * flat.numel())
     if count == 0:
         return
-    order = torch.argsort(magnitudes, stable=True)
-    keep = torch.ones_like(magnitudes, dtype=torch.bool)
+    order = torch.argsort(flat, stable=True)
+    keep = torch.ones_like(flat, dtype=torch.bool)
     keep[order[:count]] = False
     offset = 0
     for weight in weights:
         size = weight.numel()
-        weight.mul_(keep[offset : offset + size].view_as(weight).to(weight.dtype))
+        weight.masked_fill_(~keep[offset : offset + size].view_as(weight).to(weight.device), 0)
         offset += size
+
+
+def zero_smallest(weights: list[Any], sparsity: float) -> None:
+    """Zero exactly ``round(sparsity * n)`` entries of ``weights``: the smallest in magnitude."""
+    zero_lowest(weights, [w.detach().abs() for w in weights], sparsity)
+
+
+def pruning_note(
+    names: list[str],
+    sizes: list[int],
+    before: list[int],
+    after: list[int],
+    how: str,
+    untouched: int = 0,
+) -> str:
+    """``pruned 3 layers (...): 51,456 -> 10,291 nonzero weights (80.0% zero); 1: ...``."""
+    total = sum(sizes)
+    zero = total - sum(after)
+    layer_word = "layer" if len(names) == 1 else "layers"
+    head = (
+        f"pruned {len(names)} {layer_word} ({how}): {sum(before):,} -> {sum(after):,} nonzero "
+        f"weights of {total:,} ({zero / max(total, 1):.1%} zero)"
+    )
+    if untouched:
+        head += f"; {untouched} Linear/Conv layer(s) left untouched"
+    per_layer = [
+        f"{display_name(name)}: {b:,} -> {a:,}"
+        for name, b, a in zip(names, before, after, strict=True)
+    ]
+    shown = per_layer[:NOTE_LAYER_LIMIT]
+    if len(per_layer) > NOTE_LAYER_LIMIT:
+        shown.append(f"... ({len(per_layer) - NOTE_LAYER_LIMIT} more)")
+    return head + "; nonzero per layer: " + ", ".join(shown)
 
 
 @hookimpl
