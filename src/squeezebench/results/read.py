@@ -1,4 +1,9 @@
-"""Reading results back: a folder of runs, one run, or one file, as a pandas DataFrame."""
+"""Reading results back: a folder of runs, one run, or one file, as a pandas DataFrame.
+
+Every file is upgraded to the current schema as it is read (:mod:`squeezebench.results.migrate`):
+older versions go through the registered migration steps, missing nullable columns are padded
+with nulls, and a file written by a newer squeezebench is refused with a message saying so.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,30 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from squeezebench.errors import UserError
-from squeezebench.results.schema import METADATA_KEY, SCHEMA_VERSION, arrow_schema
+from squeezebench.results.migrate import file_version, upgrade
+
+
+def result_files(path: str | Path) -> list[Path]:
+    """The result files under ``path`` (itself if a file), sorted; skips ``.`` and ``_`` files."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"results not found: {path}")
+    files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
+    return [f for f in files if not f.name.startswith((".", "_"))]
 
 
 def read_table(path: str | Path) -> pa.Table:
     """Every result row under ``path`` (a file, a run folder or a folder of runs)."""
-    path = Path(path)
-    files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
-    files = [f for f in files if not f.name.startswith((".", "_"))]
+    files = result_files(path)
     if not files:
         raise UserError(f"no result files (*.parquet) under {path}")
     tables = []
     for file in files:
-        table = pq.read_table(file)
-        version = int((table.schema.metadata or {}).get(METADATA_KEY, b"0"))
-        if version > SCHEMA_VERSION:
-            raise UserError(
-                f"{file} was written by a newer squeezebench (schema version {version}, this "
-                f"one reads up to {SCHEMA_VERSION}); upgrade squeezebench to read it"
-            )
-        tables.append(table.select(arrow_schema().names).cast(arrow_schema()))
+        try:
+            table = pq.read_table(file)
+        except (OSError, pa.ArrowInvalid) as error:
+            raise UserError(f"{file} is not a readable Parquet file: {error}") from None
+        tables.append(upgrade(table, file_version(table), source=str(file)))
     return pa.concat_tables(tables)
 
 

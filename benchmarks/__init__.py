@@ -1,0 +1,1 @@
+"""The asv benchmark suite of squeezebench (see docs/nightly.md)."""
