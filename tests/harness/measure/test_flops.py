@@ -41,3 +41,18 @@ def test_nonzero_flops_scale_each_layer_by_its_weight_density() -> None:
     conv, linear = 2 * 9 * 144, 2 * 144 * 10
     assert counted.dense == conv + linear
     assert counted.nonzero == conv // 2 + linear // 2
+
+
+def test_static_int8_model_counts_the_same_work_as_its_float_original() -> None:
+    from squeezebench.plugins.builtin.datasets.digits import digits_splits
+    from squeezebench.plugins.builtin.methods.quantize_static_int8 import StaticInt8Quantization
+    from squeezebench.plugins.builtin.models.digits_models import trained_model
+
+    model = trained_model("digits-cnn")
+    quantized = StaticInt8Quantization().apply(
+        copy.deepcopy(model),
+        StaticInt8Quantization.Params(),
+        MethodContext(seed=0, data=digits_splits()),
+    )
+    example = torch.zeros(1, 1, 8, 8)
+    assert flops_per_sample(quantized, example) == flops_per_sample(model, example) > 0

@@ -29,7 +29,7 @@ def count_flops(module: Any, example: Any) -> FlopCount | None:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    quantized_linear = dynamic_linear_types()
+    quantized_layers = quantized_layer_types()
     layer_flops: dict[Any, int] = {}
 
     def record(layer: Any, inputs: tuple[Any, ...], output: Any) -> None:
@@ -48,9 +48,9 @@ def count_flops(module: Any, example: Any) -> FlopCount | None:
     finally:
         for hook in hooks:
             hook.remove()
-    # the counter cannot see quantized Linear ops: add them from the hooks
+    # the counter cannot see torch.ao's int8 Linear / Conv ops: add them from the hooks
     dense = counter.get_total_flops() + sum(
-        flops for layer, flops in layer_flops.items() if isinstance(layer, quantized_linear)
+        flops for layer, flops in layer_flops.items() if isinstance(layer, quantized_layers)
     )
     skipped = 0
     for layer, flops in layer_flops.items():
@@ -61,11 +61,9 @@ def count_flops(module: Any, example: Any) -> FlopCount | None:
     return FlopCount(dense=int(dense // batch), nonzero=int((dense - skipped) // batch))
 
 
-def dynamic_linear_types() -> tuple[type, ...]:
-    """Quantized Linear types whose work the flop counter cannot see."""
-    from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import (
-        dynamic_linear_types as types,
-    )
+def quantized_layer_types() -> tuple[type, ...]:
+    """torch.ao int8 Linear and Conv types (dynamic, static, fused): the counter cannot see them."""
+    from squeezebench.plugins.builtin.methods._torch_ao import quantized_layer_types as types
 
     return types()
 
@@ -80,7 +78,7 @@ def weight_of(layer: Any) -> Any | None:
     kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
     if isinstance(layer, kinds):
         return layer.weight.detach()
-    if isinstance(layer, dynamic_linear_types()):
+    if isinstance(layer, quantized_layer_types()):
         weight = layer.weight()
         return weight.dequantize() if weight.is_quantized else weight
     if callable(getattr(layer, "dequantized_weight", None)) and hasattr(layer, "in_features"):
@@ -92,7 +90,7 @@ def weighted_layer_flops(layer: Any, output: Any) -> int:
     """Multiply-add FLOPs (2 per MAC) of a Linear or Conv layer that produced ``output``."""
     import torch
 
-    if isinstance(layer, torch.nn.modules.conv._ConvNd):
+    if isinstance(layer, torch.nn.modules.conv._ConvNd) or hasattr(layer, "kernel_size"):
         per_output = (layer.in_channels // layer.groups) * int(
             torch.tensor(layer.kernel_size).prod()
         )

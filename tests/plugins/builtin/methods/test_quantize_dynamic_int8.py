@@ -1,23 +1,55 @@
+"""``quantize.dynamic_int8``: int8 Linear weights (per-tensor scale), activations at run time.
+
+The theoretical size of a dynamically quantized Linear layer is its int8 weight (1 byte per
+weight) and float32 bias; Conv layers stay float32. The artifact's tensor bytes (the
+``data/<n>`` records of the ``torch.save`` zip) must lie within 10% above that.
+"""
+
 from __future__ import annotations
 
+import inspect
 import io
+import zipfile
 
 import pytest
 import torch
 from torch import nn
 
 from squeezebench.errors import MethodError
+from squeezebench.harness.measure.size import count_parameters
+from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext, NoParams
+from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import (
     DynamicInt8Quantization,
     dynamic_linear_types,
 )
+from squeezebench.plugins.builtin.models.digits_models import trained_model
+from squeezebench.results import load
+from squeezebench.spec.load import load_spec
 
 
 def _bytes(model: nn.Module) -> int:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return len(buffer.getvalue())
+
+
+def _tensor_bytes(model: nn.Module) -> int:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return sum(
+        info.file_size
+        for info in zipfile.ZipFile(buffer).infolist()
+        if "/data/" in info.filename and not info.filename.endswith("serialization_id")
+    )
+
+
+def _accuracy(model: nn.Module) -> float:
+    test = digits_splits().test
+    with torch.inference_mode():
+        predicted = model(torch.from_numpy(test.inputs)).argmax(dim=1).numpy()
+    return float((predicted == test.labels).mean())
 
 
 def test_linear_layers_become_int8_and_the_artifact_shrinks() -> None:
@@ -33,6 +65,55 @@ def test_linear_layers_become_int8_and_the_artifact_shrinks() -> None:
     assert relative < 0.05
 
 
+@pytest.mark.parametrize("name", ["digits-mlp", "digits-cnn"])
+def test_digits_models_bytes_accuracy_and_parameters(name: str) -> None:
+    model = trained_model(name)
+    baseline = _accuracy(model)
+    parameters = count_parameters(model)[0]
+    theoretical = 0
+    for key, tensor in model.state_dict().items():
+        layer = model.get_submodule(key.rpartition(".")[0])
+        int8_weight = isinstance(layer, nn.Linear) and key.endswith("weight")
+        theoretical += tensor.numel() * (1 if int8_weight else 4)
+    ctx = MethodContext(seed=0)
+    quantized = DynamicInt8Quantization().apply(model, NoParams(), ctx)
+    assert theoretical <= _tensor_bytes(quantized) <= 1.10 * theoretical
+    assert _accuracy(quantized) >= baseline - 0.01
+    assert count_parameters(quantized)[0] == parameters
+    assert "Linear layer" in ctx.notes[0] and "state_dict" in ctx.notes[0]
+
+
 def test_model_without_linear_layers_is_an_error() -> None:
     with pytest.raises(MethodError, match=r"no torch\.nn\.Linear"):
         DynamicInt8Quantization().apply(nn.Conv2d(1, 1, 3), NoParams(), MethodContext(seed=0))
+
+
+def test_params_validation() -> None:
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        DynamicInt8Quantization.Params(bits=8)
+
+
+def test_end_to_end(write_spec, registry, fast_benchmark, tmp_path) -> None:
+    spec = """
+        name: dynamic
+        model: builtin:digits-mlp
+        dataset: builtin:digits
+        variants:
+          int8: [quantize.dynamic_int8]
+        targets:
+          - {backend: torch, device: cpu, options: {threads: 1}}
+        """
+    resolved = load_spec(write_spec(spec, fast_benchmark), registry)
+    # in-process when the harness offers it: worker processes cost seconds per job
+    inline = {"isolate": False} if "isolate" in inspect.signature(run_spec).parameters else {}
+    frame = load(run_spec(resolved, registry, tmp_path / "results", **inline).directory)
+    rows = frame[frame["batch_size"] == 1].set_index("variant")
+    assert set(rows["status"]) == {"ok"}
+    baseline, int8 = rows.loc["baseline"], rows.loc["int8"]
+    expected = DynamicInt8Quantization().apply(
+        trained_model("digits-mlp"), NoParams(), MethodContext(seed=0)
+    )
+    assert int8["artifact_bytes"] == _bytes(expected)
+    assert 3.4 < int8["compression_ratio"] < 4.0
+    assert int8["params"] == baseline["params"]
+    assert int8["accuracy"] >= baseline["accuracy"] - 0.01

@@ -1,13 +1,12 @@
 """``quantize.dynamic_int8``: dynamic int8 quantization of Linear layers.
 
 Weights are stored as int8 with a per-tensor scale; activations are quantized on the fly
-at run time. This is the only module that touches the deprecated ``torch.ao.quantization``
-eager API, so that its replacement stays a one-file change.
+at run time. The torch.ao calls live in ``_torch_ao`` (the one module that touches the
+deprecated ``torch.ao.quantization`` API), so that its replacement stays a one-file change.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from squeezebench.errors import MethodError
@@ -24,22 +23,33 @@ class DynamicInt8Quantization(Method):
     def apply(self, artifact: Any, params: NoParams, ctx: MethodContext) -> Any:
         import torch
 
+        from squeezebench.plugins.builtin.methods import _torch_ao
+        from squeezebench.plugins.builtin.methods._quant_common import (
+            layers_phrase,
+            ratio,
+            serialized_bytes,
+        )
+
         if not any(isinstance(m, torch.nn.Linear) for m in artifact.modules()):
             raise MethodError("quantize.dynamic_int8 found no torch.nn.Linear layer to quantize")
-        with warnings.catch_warnings():
-            # torch 2.10+ deprecates the eager quantization API in favour of torchao; the
-            # warning is not actionable for our users, so it is documented instead.
-            warnings.simplefilter("ignore")
-            from torch.ao.quantization import quantize_dynamic
-
-            return quantize_dynamic(artifact.eval(), {torch.nn.Linear}, dtype=torch.qint8)
+        before = serialized_bytes(artifact)
+        quantized = _torch_ao.quantize_dynamic_linear(artifact)
+        after = serialized_bytes(quantized)
+        types = _torch_ao.dynamic_linear_types()
+        linear = [n or "<root>" for n, m in quantized.named_modules() if isinstance(m, types)]
+        ctx.note(
+            f"{layers_phrase(linear, 'Linear layer')} to int8 weights with a "
+            f"per-tensor scale, activations quantized at run time; state_dict {before:,} -> "
+            f"{after:,} bytes ({ratio(before, after)})"
+        )
+        return quantized
 
 
 def dynamic_linear_types() -> tuple[type, ...]:
     """Module types this method produces, for code that must recognise them (FLOPs)."""
-    from torch.ao.nn.quantized.dynamic import Linear
+    from squeezebench.plugins.builtin.methods._torch_ao import dynamic_linear_types as types
 
-    return (Linear,)
+    return types()
 
 
 @hookimpl
