@@ -32,16 +32,13 @@ class SpecIssue:
         where = filename
         if self.position is not None:
             where += f":{self.position.line}:{self.position.column}"
-        label = self.label if self.label is not None else render_path(self.path)
-        return (
-            f"{where}: {label}: {message_line(self.message)}"
-            if label
-            else (f"{where}: {message_line(self.message)}")
-        )
+        label = message_line(self.label if self.label is not None else render_path(self.path))
+        message = message_line(self.message)
+        return f"{where}: {label}: {message}" if label else f"{where}: {message}"
 
 
 def message_line(message: str) -> str:
-    """Keep each issue on one line."""
+    """Keep each issue on one line (keys, hence labels, may hold line breaks too)."""
     return " ".join(message.split())
 
 

@@ -36,12 +36,20 @@ def issues_from_validation_error(
         point_at = path
         if positions and loc and loc[0] in positions:
             point_at = (*positions[str(loc[0])], *loc[1:])
-        if kind == "extra_forbidden":
+        key = details.get("input")
+        if loc[-2:] in ((key, "[key]"), (str(key), "[key]")):  # a mapping key of a wrong type
+            loc, path = loc[:-2], path[:-2]
+            message = f"key {_short_repr(key)} should be a valid string; quote it"
+            position = document.position((*point_at[:-2], key), key=True)
+        elif kind == "extra_forbidden":
             message = unknown_name_message("key", str(loc[-1]), valid_keys(model, loc[:-1]))
             position = document.position(point_at, key=True)
         elif kind == "missing":
             message = f"missing required key {loc[-1]!r}" if loc else details["msg"]
             position = document.position(point_at[:-1])
+        elif kind == "value_error":  # our validators' messages already quote the input
+            message = str(details["msg"]).removeprefix("Value error, ")
+            position = document.position(point_at)
         else:
             message = f"{details['msg']} (got {_short_repr(details.get('input'))})"
             position = document.position(point_at)

@@ -70,7 +70,9 @@ class Resolver:
     # -- helpers ------------------------------------------------------------------------------
 
     def _issue(self, message: str, path: Path, *, key: bool = False, label: str | None = None):
-        self.issues.append(SpecIssue(message, path, self.document.position(path, key=key), label))
+        issue = SpecIssue(message, path, self.document.position(path, key=key), label)
+        if issue not in self.issues:
+            self.issues.append(issue)
 
     # -- model and dataset --------------------------------------------------------------------
 
@@ -103,22 +105,27 @@ class Resolver:
     # -- variants and sweeps ------------------------------------------------------------------
 
     def resolve_variants(self, raw_variants: Any, raw_sweep: Any) -> list[Variant]:
-        """Baseline first, then each variant (sweeps expanded), in spec order."""
+        """Baseline first, then each variant (sweeps expanded), in spec order.
+
+        Names that are not strings are skipped here: the top-level model reports them.
+        """
         variants = [Variant(BASELINE)]
         if not isinstance(raw_variants, dict):
             return variants
         sweep = raw_sweep if isinstance(raw_sweep, dict) else {}
+        names = [name for name in raw_variants if isinstance(name, str)]
         for name in sweep:
-            if name not in raw_variants:
+            if isinstance(name, str) and name not in raw_variants:
                 self._issue(
-                    unknown_name_message("variant", str(name), list(raw_variants)),
+                    unknown_name_message("variant", name, names),
                     ("sweep", name),
                     key=True,
                     label="sweep",
                 )
+        origins = {BASELINE: (BASELINE, False)}  # variant name -> (its variant key, swept?)
         for name, raw_steps in raw_variants.items():
             path: Path = ("variants", name)
-            if not isinstance(raw_steps, list):
+            if not isinstance(raw_steps, list) or not isinstance(name, str):
                 continue  # reported by the top-level model
             if name == BASELINE:
                 if raw_steps:
@@ -128,6 +135,8 @@ class Resolver:
                         path,
                         key=True,
                     )
+                elif name in sweep:
+                    self._issue("the baseline has no steps to sweep", ("sweep", name), key=True)
                 continue
             if not raw_steps:
                 self._issue(
@@ -141,8 +150,26 @@ class Resolver:
             parsed = [s for s in steps if s is not None]
             self._check_formats(parsed)
             grid = sweep.get(name) if isinstance(sweep.get(name), dict) else None
-            variants.extend(self._expand(str(name), parsed, grid))
+            for variant in self._expand(name, parsed, grid):
+                if self._check_unique(variant, name, origins):
+                    variants.append(variant)
         return variants
+
+    def _check_unique(self, variant: Variant, name: str, origins: dict) -> bool:
+        """Whether no earlier variant has this one's name (a sweep point can take a name)."""
+        swept = bool(variant.sweep_values)
+        if variant.name not in origins:
+            origins[variant.name] = (name, swept)
+            return True
+        other, other_swept = origins[variant.name]
+        if swept and other_swept:
+            message = f"the sweeps of {other!r} and {name!r} both give a variant {variant.name!r}"
+            self._issue(message, ("sweep", name), key=True)
+        else:
+            literal, sweep = (other, name) if swept else (name, other)
+            message = f"variant {literal!r} has the name of a point of the sweep of {sweep!r}"
+            self._issue(message + "; rename it", ("variants", literal), key=True)
+        return False
 
     def _parse_step(self, item: Any, path: Path) -> _RawStep | None:
         if isinstance(item, str):
@@ -194,17 +221,29 @@ class Resolver:
             resolved = self._validate_steps(steps, {}, {})
             return [] if resolved is None else [Variant(name, resolved)]
         axes = []  # (step index, param, values, sweep key)
+        targets: dict[tuple[int, str], Any] = {}  # (step index, param) -> sweep key
         for key, values in grid.items():
-            target = self._sweep_target(name, steps, str(key))
+            target = self._sweep_target(name, steps, key) if isinstance(key, str) else None
             if target is None:
+                continue  # reported (a key that is not a string: by the top-level model)
+            if target in targets:
+                self._issue(
+                    f"sweeps the same parameter as {targets[target]!r}",
+                    ("sweep", name, key),
+                    key=True,
+                )
                 continue
-            if not isinstance(values, list) or not values:
+            targets[target] = key
+            if not isinstance(values, list):
+                continue  # reported by the top-level model
+            if not values:
                 self._issue("a sweep axis needs a non-empty list of values", ("sweep", name, key))
                 continue
             axes.append((*target, values, key))
         if len(axes) != len(grid):
             return []
-        variants, seen = [], set()
+        variants: list[Variant] = []
+        first: dict[tuple[str, str], tuple[int, ...]] = {}  # name or pipeline -> combination
         for combination in itertools.product(*(range(len(axis[2])) for axis in axes)):
             overrides: dict[int, dict[str, Any]] = {}
             positions: dict[int, dict[str, Path]] = {}
@@ -217,11 +256,28 @@ class Resolver:
             if resolved is None:
                 continue
             label = ",".join(f"{k}={_render_value(v)}" for k, v in values.items())
-            variant_name = f"{name}[{label}]"
-            if variant_name not in seen:
-                seen.add(variant_name)
-                variants.append(Variant(variant_name, resolved, values))
+            variant = Variant(f"{name}[{label}]", resolved, values)
+            seen = [("name", variant.name), ("steps", variant.steps_json())]
+            earlier = next((first[s] for s in seen if s in first), None)
+            if earlier is not None:
+                self._duplicate_sweep_value(name, axes, earlier, combination)
+                continue
+            first.update(dict.fromkeys(seen, combination))
+            variants.append(variant)
         return variants
+
+    def _duplicate_sweep_value(
+        self, name: str, axes: list, earlier: tuple[int, ...], combination: tuple[int, ...]
+    ) -> None:
+        """Report the value of ``combination`` that gives the same variant as ``earlier``."""
+        for (_, _, values, key), before, now in zip(axes, earlier, combination, strict=True):
+            if before != now:
+                self._issue(
+                    f"duplicate sweep value {values[now]!r}: item {before} "
+                    f"({values[before]!r}) gives the same variant",
+                    ("sweep", name, key, now),
+                )
+                return
 
     def _sweep_target(self, name: str, steps: list[_RawStep], key: str) -> tuple[int, str] | None:
         path: Path = ("sweep", name, key)

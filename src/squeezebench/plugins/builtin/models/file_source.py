@@ -1,13 +1,15 @@
 """``file:<path>``: a model file, as a torch.export program (``.pt2``) or TorchScript.
 
-Files are loaded without unpickling arbitrary objects: ``torch.export.load`` and
-``torch.jit.load`` rebuild the model from its serialized graph, not from Python code.
+Files are loaded without unpickling arbitrary objects: ``torch.jit.load`` and
+``torch.export.load`` rebuild the model from its serialized graph, and the pickle fall-backs
+inside ``torch.export.load`` are refused unless the spec sets ``trust_model_files``.
 A plain ``state_dict`` file is not a model (it has no architecture) and is rejected.
 Relative paths are resolved against the spec's folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +24,29 @@ class ModelFile(ModelSource):
     scheme = "file"
 
     def check(self, reference: str, base_dir: Path) -> str | None:
-        path = (base_dir / reference).resolve()
-        if not path.is_file():
-            return f"model file not found: {path}"
-        return None
+        try:
+            path = (base_dir / reference).resolve()
+            if path.is_file():
+                return None
+        except (OSError, ValueError) as error:  # e.g. a name too long, a NUL character
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            return f"cannot use {reference!r} as a model file path: {reason}"
+        return f"model file not found: {path}"
 
-    def load(self, reference: str, base_dir: Path, seed: int) -> LoadedModel:
+    def load(
+        self, reference: str, base_dir: Path, seed: int, *, trusted: bool = False
+    ) -> LoadedModel:
         import torch
+
+        from squeezebench.plugins.builtin.models._no_pickle import UnpicklingRefused, refuse_pickle
 
         path = (base_dir / reference).resolve()
         if path.suffix == ".pt2":
             try:
-                program = torch.export.load(str(path))
+                with contextlib.nullcontext() if trusted else refuse_pickle():
+                    program = torch.export.load(str(path))
+            except UnpicklingRefused as error:
+                raise UserError(f"{path}: {error}") from None
             except Exception as error:
                 raise UserError(
                     f"{path} is not a loadable torch.export program: {error}"
