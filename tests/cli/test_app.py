@@ -208,3 +208,27 @@ def test_too_many_jobs_need_an_explicit_limit(write_spec, tmp_path) -> None:
     result = runner.invoke(app, ["run", str(spec), "-o", str(tmp_path / "out"), "--max-jobs", "4"])
     assert result.exit_code == ExitCode.USAGE_ERROR
     assert "expands to 6 jobs" in result.output and "--max-jobs" in result.output
+
+
+def test_summary_table_shows_encoded_sizes_only_when_there_are_some() -> None:
+    from rich.console import Console
+
+    from squeezebench.cli.reporting import summary_table
+
+    row = {
+        "variant": "v",
+        "target": "t",
+        "batch_size": 1,
+        "status": "ok",
+        "artifact_bytes": 4096,
+        "compression_ratio": 1.0,
+    }
+
+    def render(rows):
+        console = Console(width=200, record=True)
+        console.print(summary_table(rows, "t"))
+        return console.export_text()
+
+    assert "encoded" not in render([row])
+    text = render([row | {"encoded_bytes": 1024}])
+    assert "encoded" in text and "1.0 KiB" in text

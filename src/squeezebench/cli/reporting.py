@@ -75,7 +75,9 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     """Variant x target: size, ratio, accuracy, delta, fidelity, p50 and speedup per batch."""
     batch_sizes = sorted({r["batch_size"] for r in rows})
     table = Table(title=title, title_justify="left")
-    for header in ("variant", "target", "size", "ratio", "accuracy", "Δ acc", "fidelity"):
+    encoded = any(row.get("encoded_bytes") for row in rows)
+    headers = ["variant", "target", "size", "ratio", *(["encoded"] if encoded else [])]
+    for header in (*headers, "accuracy", "Δ acc", "fidelity"):
         table.add_column(header, justify="left" if header in ("variant", "target") else "right")
     for batch in batch_sizes:
         table.add_column(f"p50 b={batch}", justify="right")
@@ -95,6 +97,7 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
             Text(target),
             _bytes(first.get("artifact_bytes")),
             _number(first.get("compression_ratio"), "{:.2f}x"),
+            *([_bytes(first.get("encoded_bytes"))] if encoded else []),
             _number(first.get("accuracy"), "{:.2%}"),
             _number(
                 None if first.get("accuracy_delta") is None else first["accuracy_delta"] * 100,
