@@ -26,8 +26,6 @@ PRELOAD = ["torch", "numpy", "sklearn.datasets", "squeezebench.harness.workspace
 class InlineExecutor:
     """Runs every job in this process, sharing one workspace (``--inline``, for debugging)."""
 
-    isolated = False
-
     def __init__(self, registry: Any) -> None:
         self.registry = registry
         self._workspaces: dict[tuple[str, str, str | None, int, str | None], Any] = {}
@@ -103,8 +101,6 @@ def _describe_exit(exitcode: int | None) -> str:
 
 class ProcessExecutor:
     """One fresh worker process per job, with a timeout."""
-
-    isolated = True
 
     def __init__(self) -> None:
         method = "forkserver" if sys.platform.startswith("linux") else "spawn"
