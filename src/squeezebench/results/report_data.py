@@ -1,0 +1,171 @@
+"""Building a report from result rows: grouping, mean ± std across seeds, Pareto marks."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from squeezebench.errors import UserError
+from squeezebench.results.pareto import pareto_optimal
+from squeezebench.results.report_model import (
+    BatchEntry,
+    Group,
+    Problem,
+    Report,
+    RunInfo,
+    VariantEntry,
+    stat,
+)
+from squeezebench.results.runs import RunSelection
+
+BASELINE = "baseline"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "group"
+
+
+def _environment(manifest: dict[str, Any]) -> str:
+    env = manifest.get("environment") or {}
+    packages = env.get("packages") or {}
+    git = env.get("git") or {}
+    parts = []
+    if env.get("cpu"):
+        parts.append(f"{env['cpu']} ({env.get('cpu_count', '?')} CPUs)")
+    if env.get("platform"):
+        parts.append(str(env["platform"]))
+    if env.get("python"):
+        parts.append(f"Python {env['python']}")
+    if packages.get("torch"):
+        parts.append(f"torch {packages['torch']}")
+    if env.get("torch_threads"):
+        parts.append(f"{env['torch_threads']} torch threads")
+    if git.get("sha"):
+        parts.append(f"git {str(git['sha'])[:10]}{' (dirty)' if git.get('dirty') else ''}")
+    return ", ".join(parts)
+
+
+def _noise_threshold(manifests: Iterable[dict[str, Any]]) -> float | None:
+    values = {
+        ((m.get("spec") or {}).get("benchmark") or {}).get("noise_threshold") for m in manifests
+    } - {None}
+    return values.pop() if len(values) == 1 else None
+
+
+def build_report(rows: Sequence[dict[str, Any]], selection: RunSelection) -> Report:
+    """Aggregate result rows into groups (model, dataset, target) of variant entries."""
+    if not rows:
+        raise UserError(f"no result rows under {selection.root}")
+    threshold = _noise_threshold(selection.manifests.values())
+    order = sorted(
+        range(len(rows)), key=lambda i: (str(rows[i].get("started_at") or ""), i)
+    )  # spec order: jobs start baseline first
+    grouped: dict[tuple, dict[tuple, list[dict[str, Any]]]] = {}
+    for index in order:
+        row = rows[index]
+        key = (row.get("model"), row.get("dataset"), row.get("target"))
+        variant = (row.get("variant"), row.get("steps"))
+        grouped.setdefault(key, {}).setdefault(variant, []).append(row)
+    groups = []
+    slugs: set[str] = set()
+    for (model, dataset, target), variants in grouped.items():
+        entries = [_variant_entry(name, steps, vrows) for (name, steps), vrows in variants.items()]
+        entries.sort(key=lambda e: not e.is_baseline)  # stable: baseline first, then spec order
+        batch_sizes = sorted({int(r["batch_size"]) for v in variants.values() for r in v})
+        metrics = {r.get("metric") for v in variants.values() for r in v} - {None}
+        group = Group(
+            model=str(model),
+            dataset=dataset,
+            target=str(target),
+            metric=metrics.pop() if len(metrics) == 1 else None,
+            batch_sizes=batch_sizes,
+            variants=entries,
+            noise_threshold=threshold,
+        )
+        slug = _slug(f"{model}-{dataset or ''}-{target}")
+        while slug in slugs:
+            slug += "-2"
+        slugs.add(slug)
+        group.slug = slug
+        _mark_pareto(group)
+        groups.append(group)
+    runs = [
+        RunInfo(
+            run_id=name,
+            spec_name=selection.manifests.get(name, {}).get("spec_name"),
+            started_at=selection.manifests.get(name, {}).get("started_at"),
+            status=selection.manifests.get(name, {}).get("status"),
+            environment=_environment(selection.manifests.get(name, {})),
+        )
+        for name in selection.names
+    ]
+    return Report(groups, runs, selection.root, selection.available)
+
+
+def _variant_entry(name: str, steps: str, rows: list[dict[str, Any]]) -> VariantEntry:
+    # One measurement = one job of one run; its job-level metrics repeat on each batch's row.
+    jobs: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        jobs.setdefault((row.get("run_id"), row.get("job_id")), []).append(row)
+    firsts = [job_rows[0] for job_rows in jobs.values()]
+    ok_jobs = [job_rows for job_rows in jobs.values() if all(r["status"] == "ok" for r in job_rows)]
+    problems = []
+    for job_rows in jobs.values():
+        bad = next((r for r in job_rows if r["status"] != "ok"), None)
+        if bad is not None:
+            problems.append(
+                Problem(bad["status"], str(bad.get("reason") or ""), bad.get("seed"), bad["run_id"])
+            )
+    if not problems:
+        status = "ok"
+    elif ok_jobs:
+        status = "partial"
+    else:
+        status = problems[0].status
+    ok_firsts = [job_rows[0] for job_rows in ok_jobs]
+    ok_rows = [r for job_rows in ok_jobs for r in job_rows]
+    batches = {}
+    for batch in sorted({int(r["batch_size"]) for r in rows}):
+        at = [r for r in ok_rows if int(r["batch_size"]) == batch]
+        spreads = [r["latency_spread"] for r in at if r.get("latency_spread") is not None]
+        batches[batch] = BatchEntry(
+            batch_size=batch,
+            p50=stat(r.get("latency_p50_ms") for r in at),
+            p99=stat(r.get("latency_p99_ms") for r in at),
+            speedup=stat(r.get("speedup") for r in at),
+            noisy=any(bool(r.get("noisy")) for r in at),
+            spread=max(spreads) if spreads else None,
+        )
+    steps_list = json.loads(steps) if steps else []
+    return VariantEntry(
+        name=str(name),
+        steps=steps or "[]",
+        is_baseline=name == BASELINE or steps_list == [],
+        measurements=len(jobs),
+        seeds=sorted({r.get("seed") for r in firsts if r.get("seed") is not None}),
+        status=status,
+        problems=problems,
+        size=stat(r.get("artifact_bytes") for r in ok_firsts),
+        encoded=stat(r.get("encoded_bytes") for r in ok_firsts),
+        ratio=stat(r.get("compression_ratio") for r in ok_firsts),
+        accuracy=stat(r.get("accuracy") for r in ok_firsts),
+        delta=stat(r.get("accuracy_delta") for r in ok_firsts),
+        fidelity=stat(r.get("fidelity") for r in ok_firsts),
+        batches=batches,
+    )
+
+
+def _mark_pareto(group: Group) -> None:
+    measured = [v for v in group.variants if v.measured]
+    accuracy = [v.accuracy.mean for v in measured]
+    for entry, optimal in zip(
+        measured, pareto_optimal([v.shipped.mean for v in measured], accuracy), strict=True
+    ):
+        entry.pareto_size = optimal
+    for batch in group.batch_sizes:
+        latency = [v.batches[batch].p50.mean if batch in v.batches else None for v in measured]
+        for entry, optimal in zip(measured, pareto_optimal(latency, accuracy), strict=True):
+            if batch in entry.batches:
+                entry.batches[batch].pareto = optimal

@@ -1,0 +1,49 @@
+"""The report as Markdown; plots are linked as the PNG files written next to it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from squeezebench.results import report_table as table
+from squeezebench.results.report_model import Report
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: Report, images: Sequence[Any] = (), note: str = "") -> str:
+    """The report as Markdown; ``images`` (PNG files next to it) are linked by file name."""
+    lines = [f"# squeezebench report: {_md_escape(table.report_title(report))}", ""]
+    lines += [f"- {_md_escape(line)}" for line in table.run_lines(report)]
+    lines.append("")
+    if note:
+        lines += [f"> {note}", ""]
+    aggregation = table.aggregation_note(report)
+    for group in report.groups:
+        lines += [f"## {_md_escape(group.title)}", ""]
+        header = table.columns(group)
+        lines.append("| " + " | ".join(_md_escape(c) for c in header) + " |")
+        lines.append(
+            "| " + " | ".join(":--" if i < 2 else "--:" for i in range(len(header))) + " |"
+        )
+        for entry in group.variants:
+            texts = []
+            for cell in table.cells(group, entry):
+                text = _md_escape(cell.text)
+                if "baseline" in cell.classes or ("pareto" in cell.classes and text):
+                    text = f"**{text}**"
+                texts.append(text)
+            lines.append("| " + " | ".join(texts) + " |")
+        lines.append("")
+        flagged = table.flags(group)
+        if flagged:
+            lines += ["Flagged:", ""] + [f"- {_md_escape(flag.text)}" for flag in flagged] + [""]
+        for image in images:
+            if image.group == group.slug:
+                lines += [f"![{_md_escape(image.alt)}]({image.path.name})", ""]
+    lines += [f"_{table.LEGEND}_", ""]
+    if aggregation:
+        lines += [f"_{aggregation}_", ""]
+    return "\n".join(lines)
