@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -52,8 +51,7 @@ benchmark:
 
 
 def _run(resolved, registry, output: Path):
-    inline = {"isolate": False} if "isolate" in inspect.signature(run_spec).parameters else {}
-    return run_spec(resolved, registry, output, **inline)
+    return run_spec(resolved, registry, output, isolate=False)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import inspect
 import re
 import shutil
 import subprocess
@@ -50,8 +49,7 @@ benchmark:
 
 
 def _run(resolved, registry, output: Path):
-    inline = {"isolate": False} if "isolate" in inspect.signature(run_spec).parameters else {}
-    return run_spec(resolved, registry, output, **inline)
+    return run_spec(resolved, registry, output, isolate=False)
 
 
 @pytest.fixture(scope="module")

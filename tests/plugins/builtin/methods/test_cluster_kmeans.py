@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import io
 import json
 import pickle
@@ -309,8 +308,7 @@ def test_end_to_end_through_the_harness(write_spec, registry, tmp_path, fast_ben
         """,
         fast_benchmark,
     )
-    options = {"isolate": False} if "isolate" in inspect.signature(run_spec).parameters else {}
-    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", **options)
+    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", isolate=False)
     rows = load(outcome.directory)
     rows = rows[rows["batch_size"] == 1].set_index("variant")
     baseline, clustered = rows.loc["baseline"], rows.loc["pruned-k16"]

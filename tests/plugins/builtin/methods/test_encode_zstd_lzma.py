@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
 import io
 import json
 import pickle
@@ -132,8 +131,7 @@ def test_end_to_end_encoded_bytes_of_the_final_artifact(
         benchmark: {batch_sizes: [1], warmup_seconds: 0.01, min_repeats: 3, min_seconds: 0.01}
         """
     )
-    options = {"isolate": False} if "isolate" in inspect.signature(run_spec).parameters else {}
-    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", **options)
+    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", isolate=False)
     rows = load(outcome.directory).set_index("variant")
     assert set(rows["status"]) == {"ok"}
     assert rows["encoded_bytes"][["baseline", "pruned"]].isna().all()

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 
 import pytest
@@ -174,8 +173,7 @@ def test_params_validation(params: dict, message: str) -> None:
 def _run(resolved, registry, directory):
     from squeezebench.harness.run import run_spec
 
-    options = {"isolate": False} if "isolate" in inspect.signature(run_spec).parameters else {}
-    return run_spec(resolved, registry, directory, **options)
+    return run_spec(resolved, registry, directory, isolate=False)
 
 
 def test_end_to_end_through_the_harness(write_spec, registry, tmp_path, fast_benchmark) -> None:

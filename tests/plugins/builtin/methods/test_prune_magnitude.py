@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 
 import pytest
 import torch
@@ -192,8 +191,7 @@ def test_params_model_is_shared_with_prune_random() -> None:
 
 def run_in_process(resolved, registry, directory):
     """``run_spec`` without a worker process per job where the harness offers that."""
-    options = {"isolate": False} if "isolate" in inspect.signature(run_spec).parameters else {}
-    return run_spec(resolved, registry, directory, **options)
+    return run_spec(resolved, registry, directory, isolate=False)
 
 
 def test_end_to_end_theoretical_speedup_follows_the_sparsity(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 
 import pytest
 import torch
@@ -163,8 +162,7 @@ def test_end_to_end_run(write_spec, registry, fast_benchmark, tmp_path) -> None:
         """,
         fast_benchmark,
     )
-    options = {"isolate": False} if "isolate" in inspect.signature(run_spec).parameters else {}
-    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", **options)
+    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", isolate=False)
     frame = load(outcome.directory)
     assert set(frame["status"]) == {"ok"}
     rows = frame[frame["batch_size"] == 1].set_index("variant")

@@ -6,7 +6,6 @@ bytes (the ``data/<n>`` records of the ``torch.save`` zip) must equal it.
 
 from __future__ import annotations
 
-import inspect
 import io
 import zipfile
 
@@ -153,8 +152,7 @@ def test_end_to_end(write_spec, registry, fast_benchmark, tmp_path) -> None:
         """
     resolved = load_spec(write_spec(spec, fast_benchmark), registry)
     # in-process when the harness offers it: worker processes cost seconds per job
-    inline = {"isolate": False} if "isolate" in inspect.signature(run_spec).parameters else {}
-    frame = load(run_spec(resolved, registry, tmp_path / "results", **inline).directory)
+    frame = load(run_spec(resolved, registry, tmp_path / "results", isolate=False).directory)
     rows = frame[frame["batch_size"] == 1].set_index("variant")
     assert set(rows["status"]) == {"ok"}
     baseline, half = rows.loc["baseline"], rows.loc["bf16"]

@@ -9,7 +9,6 @@ and zip headers, a few hundred bytes per tensor) is bounded separately.
 
 from __future__ import annotations
 
-import inspect
 import io
 import zipfile
 
@@ -191,8 +190,7 @@ def _run(write_spec, registry, fast_benchmark, tmp_path, step: str):
         """
     resolved = load_spec(write_spec(spec, fast_benchmark), registry)
     # in-process when the harness offers it: worker processes cost seconds per job
-    inline = {"isolate": False} if "isolate" in inspect.signature(run_spec).parameters else {}
-    frame = load(run_spec(resolved, registry, tmp_path / "results", **inline).directory)
+    frame = load(run_spec(resolved, registry, tmp_path / "results", isolate=False).directory)
     return frame[frame["batch_size"] == 1].set_index("variant")
 
 

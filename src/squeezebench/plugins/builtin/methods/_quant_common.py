@@ -1,118 +1,40 @@
 """Helpers shared by the ``quantize.*`` methods (not a plugin: the leading underscore).
 
-Layer selection follows the same rules as the other method families: ``include`` /
-``exclude`` are shell-style globs (:func:`fnmatch.fnmatchcase`) matched against the names
-``module.named_modules()`` gives (``3`` in a bare ``nn.Sequential``, ``features.0`` when
-nested); a layer is selected when an ``include`` pattern matches and no ``exclude`` pattern
-does; a pattern matching none of the model's supported layers is an error, so that a typo
-cannot silently change what is quantized.
+Layer selection (``include`` / ``exclude``), ``replace_module`` and the name listings are
+shared with the other method families in ``_layer_selection``; what is here is specific to
+quantization: the float layers a method may quantize, packed replacements, byte counts,
+calibration data and checking that the quantized model still runs.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from fnmatch import fnmatchcase
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from squeezebench.errors import MethodError
+from squeezebench.plugins.builtin.methods._layer_selection import (
+    LayerSelection,
+    candidate_layers,
+    display_name,
+    linear_and_conv,
+    select_layers,
+)
 from squeezebench.plugins.contracts import MethodContext
-
-
-class QuantLayerSelection(BaseModel):
-    """``include`` / ``exclude`` module-name patterns (a params base class)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    include: list[str] = Field(
-        default_factory=lambda: ["*"],
-        min_length=1,
-        description="Glob patterns (fnmatch) of the module names to quantize, e.g. ['1', "
-        "'features.*']; default: every supported layer.",
-    )
-    exclude: list[str] = Field(
-        default_factory=list,
-        description="Glob patterns of module names kept in float; applied after include.",
-    )
-
-    @field_validator("include", "exclude")
-    @classmethod
-    def _no_blank_pattern(cls, patterns: list[str]) -> list[str]:
-        if any(not pattern.strip() for pattern in patterns):
-            raise ValueError("a pattern must not be empty")
-        return patterns
-
-
-def display(name: str) -> str:
-    """A module name as shown in messages (the root module has the empty name)."""
-    return name or "<root>"
-
-
-def listing(names: list[str], limit: int = 12) -> str:
-    """``a, b, c`` (at most ``limit`` names, then a count)."""
-    shown = ", ".join(display(n) for n in names[:limit])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "") or "none"
-
-
-def layers_phrase(names: list[str], noun: str = "layer") -> str:
-    """``1 layer (3)`` / ``3 layers (1, 3, 5)``."""
-    return f"{len(names)} {noun}{'' if len(names) == 1 else 's'} ({listing(names)})"
 
 
 def float_layers(module: Any, include_conv: bool = True) -> list[tuple[str, Any]]:
     """``(name, layer)`` of every float ``nn.Linear`` (and Conv1d/2d/3d) layer, in order."""
-    import torch
-
-    kinds: tuple[type, ...] = (torch.nn.Linear,)
-    if include_conv:
-        kinds += (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
-    return [
-        (name, layer)
-        for name, layer in module.named_modules()
-        if isinstance(layer, kinds)
-        and isinstance(getattr(layer, "weight", None), torch.Tensor)
-        and layer.weight.is_floating_point()
-    ]
+    return candidate_layers(module, linear_and_conv(include_conv), float_only=True)
 
 
-def select_layers(
-    candidates: list[tuple[str, Any]], selection: QuantLayerSelection, method: str, what: str
+def select_float_layers(
+    module: Any, selection: LayerSelection, method: str, include_conv: bool = True
 ) -> list[tuple[str, Any]]:
-    """The candidates chosen by ``selection``; MethodError when a pattern matches none."""
-    if not candidates:
-        raise MethodError(f"{method} found no float {what} layer to quantize")
-    names = [name for name, _ in candidates]
-    for field, patterns in (("include", selection.include), ("exclude", selection.exclude)):
-        for pattern in patterns:
-            if not any(fnmatchcase(name, pattern) for name in names):
-                raise MethodError(
-                    f"{method}: {field} pattern '{pattern}' matches no {what} layer; "
-                    f"the model's {what} layers are: {listing(names)}"
-                )
-    chosen = [
-        (name, layer)
-        for name, layer in candidates
-        if any(fnmatchcase(name, p) for p in selection.include)
-        and not any(fnmatchcase(name, p) for p in selection.exclude)
-    ]
-    if not chosen:
-        raise MethodError(
-            f"{method}: include {selection.include} minus exclude {selection.exclude} "
-            f"selects none of the model's {what} layers ({listing(names)})"
-        )
-    return chosen
-
-
-def replace_module(root: Any, name: str, replacement: Any) -> Any:
-    """Put ``replacement`` where ``name`` is in ``root``; returns the (possibly new) root."""
-    if not name:
-        return replacement
-    parent_name, _, child = name.rpartition(".")
-    parent = root.get_submodule(parent_name) if parent_name else root
-    setattr(parent, child, replacement)
-    return root
+    """The :func:`float_layers` chosen by ``selection``; MethodError when a pattern matches none."""
+    return select_layers(
+        module, selection, method, "quantize", linear_and_conv(include_conv), float_only=True
+    )
 
 
 def packed_replacement(name: str, layer: Any, weight: Any, method: str) -> Any:
@@ -211,7 +133,7 @@ def run_locating_failure(module: Any, inputs: Any) -> tuple[Any, str | None]:
         where = ""
         if running:
             name, layer = running[-1]
-            where = f"layer '{display(name)}' ({type(layer).__name__}): "
+            where = f"layer '{display_name(name)}' ({type(layer).__name__}): "
         lines = str(error).strip().splitlines() or [""]
         return None, f"{where}{type(error).__name__}: {lines[0]}"
     finally:

@@ -26,16 +26,17 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from squeezebench.plugins.builtin.methods._layer_patterns import (
-    LayerPatterns,
-    matching_layers,
+from squeezebench.plugins.builtin.methods._layer_selection import (
+    LayerSelection,
+    display_name,
     replace_module,
+    select_layers,
 )
 from squeezebench.plugins.contracts import Method, MethodContext
 from squeezebench.plugins.markers import hookimpl
 
 
-class ClusterParams(LayerPatterns):
+class ClusterParams(LayerSelection):
     """Parameters of ``cluster.kmeans``."""
 
     k: int = Field(16, ge=2, le=256, description="Shared values (centroids) per layer.")
@@ -72,13 +73,8 @@ class KMeansClustering(Method):
             pack_indices,
         )
 
-        layers = matching_layers(
-            artifact,
-            params,
-            (torch.nn.Linear, torch.nn.Conv2d),
-            self.name,
-            "Linear or Conv2d",
-        )
+        kinds = (torch.nn.Linear, torch.nn.Conv2d)
+        layers = select_layers(artifact, params, self.name, "compress", kinds, exact_types=True)
         generator = torch.Generator().manual_seed(ctx.seed)
         bits = index_bits(params.k)
         codebook_dtype = getattr(torch, params.codebook_dtype)
@@ -108,7 +104,7 @@ class KMeansClustering(Method):
             after_total += after
             used = int(torch.unique(indices).numel())
             ctx.note(
-                f"clustered {name or '<root>'}: {weight.numel():,} weights onto {used} of "
+                f"clustered {display_name(name)}: {weight.numel():,} weights onto {used} of "
                 f"{params.k} shared values ({bits}-bit indices), {before:,} -> {after:,} bytes"
             )
             clustered_count += 1

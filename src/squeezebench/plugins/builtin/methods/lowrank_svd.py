@@ -21,10 +21,11 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from squeezebench.plugins.builtin.methods._layer_patterns import (
-    LayerPatterns,
-    matching_layers,
+from squeezebench.plugins.builtin.methods._layer_selection import (
+    LayerSelection,
+    display_name,
     replace_module,
+    select_layers,
 )
 from squeezebench.plugins.contracts import Method, MethodContext
 from squeezebench.plugins.markers import hookimpl
@@ -32,7 +33,7 @@ from squeezebench.plugins.markers import hookimpl
 RANK_CHOICES = ("rank", "rank_ratio", "energy")
 
 
-class LowRankParams(LayerPatterns):
+class LowRankParams(LayerSelection):
     """Parameters of ``lowrank.svd``: one rank rule plus layer patterns."""
 
     rank: int | None = Field(
@@ -70,16 +71,11 @@ class LowRankSVD(Method):
     def apply(self, artifact: Any, params: LowRankParams, ctx: MethodContext) -> Any:
         import torch
 
-        layers = matching_layers(
-            artifact,
-            params,
-            (torch.nn.Linear, torch.nn.Conv2d),
-            self.name,
-            "Linear or Conv2d",
-        )
+        kinds = (torch.nn.Linear, torch.nn.Conv2d)
+        layers = select_layers(artifact, params, self.name, "compress", kinds, exact_types=True)
         before_total = after_total = factored = 0
         for name, layer in layers:
-            label = name or "<root>"
+            label = display_name(name)
             if isinstance(layer, torch.nn.Conv2d) and layer.groups != 1:
                 ctx.note(f"skipped {label}: grouped convolution (groups={layer.groups})")
                 continue

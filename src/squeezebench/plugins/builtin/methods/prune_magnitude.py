@@ -19,9 +19,9 @@ from pydantic import Field
 
 from squeezebench.plugins.builtin.methods._layer_selection import (
     LayerSelection,
+    candidate_layers,
     describe_selection,
     display_name,
-    prunable_layers,
     select_layers,
 )
 from squeezebench.plugins.contracts import Method, MethodContext
@@ -65,7 +65,7 @@ class UnstructuredPruning(Method):
     def apply(self, artifact: Any, params: UnstructuredPruningParams, ctx: MethodContext) -> Any:
         import torch
 
-        layers = select_layers(artifact, params, self.name)
+        layers = select_layers(artifact, params, self.name, "prune")
         weights = [layer.weight for _, layer in layers]
         before = [int(w.count_nonzero()) for w in weights]
         with torch.no_grad():
@@ -84,7 +84,7 @@ class UnstructuredPruning(Method):
                 after,
                 f"{self.ranking}, scope {params.scope}, sparsity {params.sparsity:g}"
                 + (f", {describe_selection(params)}" if describe_selection(params) else ""),
-                untouched=len(prunable_layers(artifact)) - len(layers),
+                untouched=len(candidate_layers(artifact)) - len(layers),
             )
         )
         return artifact
@@ -102,7 +102,7 @@ class MagnitudePruning(UnstructuredPruning):
 
 def prunable_weights(module: Any) -> list[tuple[str, Any]]:
     """``(name, weight)`` of every Linear and ConvNd layer of ``module``, in module order."""
-    return [(name, layer.weight) for name, layer in prunable_layers(module)]
+    return [(name, layer.weight) for name, layer in candidate_layers(module)]
 
 
 def zero_lowest(weights: list[Any], scores: list[Any], sparsity: float) -> None:

@@ -72,7 +72,7 @@ class NMSparsity(Method):
     def apply(self, artifact: Any, params: NMSparsityParams, ctx: MethodContext) -> Any:
         import torch
 
-        selected = select_layers(artifact, params, self.name)
+        selected = select_layers(artifact, params, self.name, "prune")
         layers, skipped = [], []
         for name, layer in selected:
             width = group_dimension(layer)

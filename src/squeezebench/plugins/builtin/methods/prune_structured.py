@@ -38,10 +38,10 @@ from pydantic import Field
 from squeezebench.errors import MethodError
 from squeezebench.plugins.builtin.methods._layer_selection import (
     LayerSelection,
+    candidate_layers,
     describe_selection,
     display_name,
-    prunable_kinds,
-    prunable_layers,
+    linear_and_conv,
     select_layers,
 )
 from squeezebench.plugins.contracts import Method, MethodContext
@@ -75,9 +75,9 @@ class StructuredPruning(Method):
         import torch
         import torch_pruning as tp
 
-        selected = select_layers(artifact, params, self.name)
+        selected = select_layers(artifact, params, self.name, "prune")
         example = tracing_input(artifact, ctx, self.name)
-        all_layers = prunable_layers(artifact)
+        all_layers = candidate_layers(artifact)
         names = {id(layer): name for name, layer in all_layers}
         channels_before = {id(layer): out_channels(layer) for _, layer in all_layers}
         params_before = parameter_count(artifact)
@@ -93,7 +93,7 @@ class StructuredPruning(Method):
                 ignored = [
                     module
                     for module in artifact.modules()
-                    if isinstance(module, prunable_kinds()) and id(module) not in chosen
+                    if isinstance(module, linear_and_conv()) and id(module) not in chosen
                 ]
                 ignored += [layer for layer in outputs if id(layer) in chosen]
                 pruner = tp.pruner.BasePruner(
@@ -106,7 +106,7 @@ class StructuredPruning(Method):
                     ),
                     pruning_ratio=params.ratio,
                     ignored_layers=ignored,
-                    root_module_types=list(prunable_kinds()),
+                    root_module_types=list(linear_and_conv()),
                 )
                 if params.ratio > 0:
                     pruner.step()
@@ -169,7 +169,7 @@ def _output_shape(module: Any, example: Any) -> Any:
 def output_layers(graph: Any) -> list[Any]:
     """Linear/Conv layers whose outputs reach the model's output without passing through
     another Linear or Conv layer (pruning their output channels would change the output)."""
-    kinds = prunable_kinds()
+    kinds = linear_and_conv()
     found = []
     for module, node in graph.module2node.items():
         if not isinstance(module, kinds):

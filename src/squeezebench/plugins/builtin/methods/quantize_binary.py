@@ -18,7 +18,12 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from squeezebench.errors import MethodError
-from squeezebench.plugins.builtin.methods._quant_common import QuantLayerSelection
+from squeezebench.plugins.builtin.methods._layer_selection import (
+    LayerSelection,
+    layers_phrase,
+    listing,
+    replace_module,
+)
 from squeezebench.plugins.contracts import Method, MethodContext
 from squeezebench.plugins.markers import hookimpl
 
@@ -26,7 +31,7 @@ METHOD = "quantize.binary"
 DEFAULT_THRESHOLD = 0.7
 
 
-class BinaryParams(QuantLayerSelection):
+class BinaryParams(LayerSelection):
     """Parameters of ``quantize.binary``."""
 
     mode: Literal["binary", "ternary"] = Field(
@@ -69,12 +74,9 @@ class BinaryQuantization(Method):
     def apply(self, artifact: Any, params: BinaryParams, ctx: MethodContext) -> Any:
         from squeezebench.plugins.builtin.methods._quant_common import (
             float_layers,
-            layers_phrase,
-            listing,
             packed_replacement,
             ratio,
-            replace_module,
-            select_layers,
+            select_float_layers,
             serialized_bytes,
         )
         from squeezebench.quantized.layers import weight_matrix
@@ -86,7 +88,7 @@ class BinaryQuantization(Method):
 
         what = "Linear or Conv" if params.include_conv else "Linear"
         candidates = float_layers(artifact, params.include_conv)
-        chosen = select_layers(candidates, params, METHOD, what)
+        chosen = select_float_layers(artifact, params, METHOD, params.include_conv)
         protected: set[str] = set()
         if params.keep_first_last:
             protected = {candidates[0][0], candidates[-1][0]}

@@ -24,11 +24,8 @@ class DynamicInt8Quantization(Method):
         import torch
 
         from squeezebench.plugins.builtin.methods import _torch_ao
-        from squeezebench.plugins.builtin.methods._quant_common import (
-            layers_phrase,
-            ratio,
-            serialized_bytes,
-        )
+        from squeezebench.plugins.builtin.methods._layer_selection import layers_phrase
+        from squeezebench.plugins.builtin.methods._quant_common import ratio, serialized_bytes
 
         if not any(isinstance(m, torch.nn.Linear) for m in artifact.modules()):
             raise MethodError("quantize.dynamic_int8 found no torch.nn.Linear layer to quantize")
@@ -36,7 +33,7 @@ class DynamicInt8Quantization(Method):
         quantized = _torch_ao.quantize_dynamic_linear(artifact)
         after = serialized_bytes(quantized)
         types = _torch_ao.dynamic_linear_types()
-        linear = [n or "<root>" for n, m in quantized.named_modules() if isinstance(m, types)]
+        linear = [n for n, m in quantized.named_modules() if isinstance(m, types)]
         ctx.note(
             f"{layers_phrase(linear, 'Linear layer')} to int8 weights with a "
             f"per-tensor scale, activations quantized at run time; state_dict {before:,} -> "

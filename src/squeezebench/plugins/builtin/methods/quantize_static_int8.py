@@ -17,14 +17,18 @@ from typing import Any, Literal
 from pydantic import Field
 
 from squeezebench.errors import MethodError
-from squeezebench.plugins.builtin.methods._quant_common import QuantLayerSelection
+from squeezebench.plugins.builtin.methods._layer_selection import (
+    LayerSelection,
+    layers_phrase,
+    listing,
+)
 from squeezebench.plugins.contracts import Method, MethodContext
 from squeezebench.plugins.markers import hookimpl
 
 METHOD = "quantize.static_int8"
 
 
-class StaticInt8Params(QuantLayerSelection):
+class StaticInt8Params(LayerSelection):
     """Parameters of ``quantize.static_int8``."""
 
     weight_granularity: Literal["per_channel", "per_tensor"] = Field(
@@ -59,18 +63,16 @@ class StaticInt8Quantization(Method):
             all_finite,
             batches,
             float_layers,
-            layers_phrase,
-            listing,
             ratio,
             require_data,
             run_locating_failure,
-            select_layers,
+            select_float_layers,
             serialized_bytes,
         )
 
         data = require_data(ctx, METHOD)
         candidates = float_layers(artifact)
-        chosen = select_layers(candidates, params, METHOD, "Linear or Conv")
+        chosen = select_float_layers(artifact, params, METHOD)
         chosen_names = {name for name, _ in chosen}
         kept = [name for name, _ in candidates if name not in chosen_names]
         artifact = artifact.eval()

@@ -17,14 +17,19 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from squeezebench.errors import MethodError
-from squeezebench.plugins.builtin.methods._quant_common import QuantLayerSelection
+from squeezebench.plugins.builtin.methods._layer_selection import (
+    LayerSelection,
+    layers_phrase,
+    listing,
+    replace_module,
+)
 from squeezebench.plugins.contracts import Method, MethodContext
 from squeezebench.plugins.markers import hookimpl
 
 METHOD = "quantize.weight_only"
 
 
-class WeightOnlyParams(QuantLayerSelection):
+class WeightOnlyParams(LayerSelection):
     """Parameters of ``quantize.weight_only``."""
 
     bits: Literal[8, 4, 2] = Field(8, description="Bits per stored weight (8, 4 or 2).")
@@ -64,20 +69,16 @@ class WeightOnlyQuantization(Method):
     def apply(self, artifact: Any, params: WeightOnlyParams, ctx: MethodContext) -> Any:
         from squeezebench.plugins.builtin.methods._quant_common import (
             float_layers,
-            layers_phrase,
-            listing,
             packed_replacement,
             ratio,
-            replace_module,
-            select_layers,
+            select_float_layers,
             serialized_bytes,
         )
         from squeezebench.quantized.layers import weight_matrix
         from squeezebench.quantized.packing import SCALE_DTYPES, quantize_affine
 
-        what = "Linear or Conv" if params.include_conv else "Linear"
         candidates = float_layers(artifact, params.include_conv)
-        chosen = select_layers(candidates, params, METHOD, what)
+        chosen = select_float_layers(artifact, params, METHOD, params.include_conv)
         before = serialized_bytes(artifact)
         done: list[str] = []
         skipped: list[str] = []
