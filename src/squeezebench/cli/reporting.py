@@ -28,6 +28,9 @@ class ProgressReporter:
             console=console,
             disable=not enabled,
             transient=False,
+            # No refresh thread: redrawing while a job is timed steals a core from it
+            # (measured: +50% p50 latency on 2 cores). The bar is redrawn between jobs.
+            auto_refresh=False,
         )
         self._task: Any = None
 
@@ -41,15 +44,18 @@ class ProgressReporter:
     def run_started(self, jobs: list[Job]) -> None:
         """Create the bar."""
         self._task = self._progress.add_task("jobs", total=len(jobs))
+        self._progress.refresh()
 
     def job_started(self, job: Job) -> None:
         """Show the job in flight."""
         description = escape(f"{job.variant.name} @ {job.target.label}")
         self._progress.update(self._task, description=description)
+        self._progress.refresh()
 
     def job_finished(self, job: Job, rows: list[dict[str, Any]]) -> None:
         """Advance the bar."""
         self._progress.update(self._task, advance=1)
+        self._progress.refresh()
         if rows and rows[0]["status"] != "ok":
             self._progress.console.print(
                 Text(f"{rows[0]['status']} {job.variant.name} @ {job.target.label}: ", "yellow")
