@@ -20,7 +20,16 @@ from typing import Any
 
 from squeezebench.harness.worker import JobRequest, measure_request, worker_main
 
-PRELOAD = ["torch", "numpy", "sklearn.datasets", "squeezebench.harness.workspace"]
+# Imported once in the fork server so that workers start warm; torch._dynamo is what the
+# flop counter imports on first use (about a second).
+PRELOAD = [
+    "torch",
+    "torch._dynamo",
+    "torch.utils.flop_counter",
+    "numpy",
+    "sklearn.datasets",
+    "squeezebench.harness.workspace",
+]
 
 
 class InlineExecutor:
