@@ -232,3 +232,22 @@ def test_summary_table_shows_encoded_sizes_only_when_there_are_some() -> None:
     assert "encoded" not in render([row])
     text = render([row | {"encoded_bytes": 1024}])
     assert "encoded" in text and "1.0 KiB" in text
+
+
+def test_repeat_check_exits_3_when_the_runs_differ(
+    write_spec, fast_benchmark, tmp_path, monkeypatch
+):
+    from squeezebench.harness import reproducibility
+
+    def always_different(first, second):
+        report = reproducibility.ReproducibilityReport()
+        report.mismatches.append("v @ t b=1: accuracy 0.9 != 0.91")
+        return report
+
+    monkeypatch.setattr(reproducibility, "compare_runs", always_different)
+    spec = write_spec("name: r\nmodel: builtin:digits-mlp\n", fast_benchmark)
+    result = runner.invoke(
+        app, ["run", str(spec), "-o", str(tmp_path / "out"), "-q", "--inline", "--repeat-check"]
+    )
+    assert result.exit_code == ExitCode.NOT_REPRODUCIBLE
+    assert "NOT reproducible" in result.output

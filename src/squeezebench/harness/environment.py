@@ -35,28 +35,20 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _git(directory: Path, *arguments: str) -> str:
+    return subprocess.run(
+        ["git", *arguments], cwd=directory, capture_output=True, text=True, timeout=5, check=True
+    ).stdout
+
+
 def git_commit(directory: Path) -> dict[str, Any] | None:
     """``{"sha": ..., "dirty": ...}`` of the git repository at ``directory``, if any."""
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout
+        sha = _git(directory, "rev-parse", "HEAD").strip()
+        dirty = bool(_git(directory, "status", "--porcelain").strip())
     except (OSError, subprocess.SubprocessError):
         return None
-    return {"sha": sha, "dirty": bool(status.strip())}
+    return {"sha": sha, "dirty": dirty}
 
 
 def capture_environment(directory: Path | None = None) -> dict[str, Any]:

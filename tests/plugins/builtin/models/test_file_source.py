@@ -56,3 +56,10 @@ def test_export_fallback_to_unpickling_is_refused_unless_trusted(tmp_path, monke
     loaded = ModelFile().load("m.pt2", tmp_path, seed=0, trusted=True)
     assert loaded.artifact(torch.randn(2, 4)).shape == (2, 3)
     assert pickle.loads(pickle.dumps(1)) == 1  # restored afterwards
+
+
+@pytest.mark.parametrize("name", ["garbage.pt2", "garbage.ts"])
+def test_corrupt_file_is_a_user_error(tmp_path, name) -> None:
+    (tmp_path / name).write_bytes(b"\x00not a model at all\xff" * 10)
+    with pytest.raises(UserError, match="is not a"):
+        ModelFile().load(name, tmp_path, seed=0)
