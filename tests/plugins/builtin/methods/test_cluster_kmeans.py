@@ -288,29 +288,13 @@ def test_params_validation(params: dict, message: str) -> None:
         ClusterParams(**params)
 
 
-def test_end_to_end_through_the_harness(write_spec, registry, tmp_path, fast_benchmark) -> None:
-    from squeezebench.harness.run import run_spec
-    from squeezebench.results import load
-    from squeezebench.spec.load import load_spec
-
-    path = write_spec(
+def test_end_to_end_through_the_harness(run_variants) -> None:
+    variants = """
+        pruned-k16:
+          - prune.magnitude: {sparsity: 0.8}
+          - cluster.kmeans: {k: 16}
         """
-        name: cluster
-        seed: 0
-        model: builtin:digits-cnn
-        dataset: builtin:digits
-        variants:
-          pruned-k16:
-            - prune.magnitude: {sparsity: 0.8}
-            - cluster.kmeans: {k: 16}
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        """,
-        fast_benchmark,
-    )
-    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", isolate=False)
-    rows = load(outcome.directory)
-    rows = rows[rows["batch_size"] == 1].set_index("variant")
+    rows = run_variants(variants, model="builtin:digits-cnn")
     baseline, clustered = rows.loc["baseline"], rows.loc["pruned-k16"]
     assert clustered["status"] == "ok"
     assert clustered["params"] == baseline["params"] == 151_306

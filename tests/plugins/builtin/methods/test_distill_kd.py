@@ -15,7 +15,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from squeezebench.errors import MethodError
-from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext, NoParams
 from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.distill_kd import (
@@ -31,8 +30,6 @@ from squeezebench.plugins.builtin.methods.prune_magnitude import (
 from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import DynamicInt8Quantization
 from squeezebench.plugins.builtin.models.builtin_source import BuiltinModels
 from squeezebench.plugins.builtin.models.digits_models import trained_model
-from squeezebench.results import load
-from squeezebench.spec.load import load_spec
 
 MLP_PARAMS = 64 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
 
@@ -309,26 +306,17 @@ def test_defaults_need_no_params() -> None:
     )
 
 
-PIPELINE_SPEC = """
-name: distill
-seed: 0
-model: builtin:digits-mlp
-dataset: builtin:digits
-variants:
-  pruned:
-    - prune.magnitude: {sparsity: 0.9}
-  pruned-kd:
-    - prune.magnitude: {sparsity: 0.9}
-    - distill.kd: {epochs: 10, temperature: 4, alpha: 0.9}
-targets:
-  - {backend: torch, device: cpu, options: {threads: 1}}
+PIPELINE_VARIANTS = """
+pruned:
+  - prune.magnitude: {sparsity: 0.9}
+pruned-kd:
+  - prune.magnitude: {sparsity: 0.9}
+  - distill.kd: {epochs: 10, temperature: 4, alpha: 0.9}
 """
 
 
-def test_prune_then_distill_through_the_harness(write_spec, registry, fast_benchmark, tmp_path):
-    resolved = load_spec(write_spec(PIPELINE_SPEC, fast_benchmark), registry)
-    frame = load(run_spec(resolved, registry, tmp_path / "results").directory)
-    rows = frame[frame["batch_size"] == 1].set_index("variant")
+def test_prune_then_distill_through_the_harness(run_variants):
+    rows = run_variants(PIPELINE_VARIANTS, isolate=True)
     baseline, pruned, distilled = (rows.loc[v] for v in ("baseline", "pruned", "pruned-kd"))
     assert pruned["accuracy_delta"] < -0.05
     assert distilled["status"] == "ok" and distilled["accuracy_delta"] >= -0.02

@@ -108,31 +108,14 @@ def test_params_validation(model, params: dict, message: str) -> None:
         model(**params)
 
 
-def test_end_to_end_encoded_bytes_of_the_final_artifact(
-    write_spec, registry, tmp_path, fast_benchmark
-) -> None:
-    from squeezebench.harness.run import run_spec
-    from squeezebench.results import load
-    from squeezebench.spec.load import load_spec
-
-    path = write_spec(
+def test_end_to_end_encoded_bytes_of_the_final_artifact(run_variants) -> None:
+    variants = """
+        pruned: [{prune.magnitude: {sparsity: 0.9}}]
+        pruned-zstd: [{prune.magnitude: {sparsity: 0.9}}, {encode.zstd: {level: 19}}]
+        zstd-first: [{encode.zstd: {level: 19}}, {prune.magnitude: {sparsity: 0.9}}]
+        pruned-xz: [{prune.magnitude: {sparsity: 0.9}}, encode.lzma]
         """
-        name: encode
-        seed: 0
-        model: builtin:digits-mlp
-        dataset: builtin:digits
-        variants:
-          pruned: [{prune.magnitude: {sparsity: 0.9}}]
-          pruned-zstd: [{prune.magnitude: {sparsity: 0.9}}, {encode.zstd: {level: 19}}]
-          zstd-first: [{encode.zstd: {level: 19}}, {prune.magnitude: {sparsity: 0.9}}]
-          pruned-xz: [{prune.magnitude: {sparsity: 0.9}}, encode.lzma]
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        benchmark: {batch_sizes: [1], warmup_seconds: 0.01, min_repeats: 3, min_seconds: 0.01}
-        """
-    )
-    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", isolate=False)
-    rows = load(outcome.directory).set_index("variant")
+    rows = run_variants(variants)
     assert set(rows["status"]) == {"ok"}
     assert rows["encoded_bytes"][["baseline", "pruned"]].isna().all()
     pruned, zstd, xz = rows.loc["pruned"], rows.loc["pruned-zstd"], rows.loc["pruned-xz"]

@@ -170,32 +170,10 @@ def test_params_validation(params: dict, message: str) -> None:
         LowRankParams(**params)
 
 
-def _run(resolved, registry, directory):
-    from squeezebench.harness.run import run_spec
-
-    return run_spec(resolved, registry, directory, isolate=False)
-
-
-def test_end_to_end_through_the_harness(write_spec, registry, tmp_path, fast_benchmark) -> None:
-    from squeezebench.results import load
+def test_end_to_end_through_the_harness(run_variants, write_spec, registry) -> None:
     from squeezebench.spec.load import load_spec
 
-    path = write_spec(
-        """
-        name: lowrank
-        seed: 0
-        model: builtin:digits-mlp
-        dataset: builtin:digits
-        variants:
-          svd:
-            - lowrank.svd: {rank: 16}
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        """,
-        fast_benchmark,
-    )
-    frame = load(_run(load_spec(path, registry), registry, tmp_path / "results").directory)
-    rows = frame[frame["batch_size"] == 1].set_index("variant")
+    rows = run_variants("svd: [{lowrank.svd: {rank: 16}}]")
     baseline, svd = rows.loc["baseline"], rows.loc["svd"]
     assert svd["status"] == "ok"
     assert svd["params"] == _factored(64, 256, 16) + _factored(256, 128, 16) + 1290

@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from squeezebench.errors import MethodError
-from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext
 from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods._layer_selection import LayerSelection, select_layers
@@ -18,8 +17,6 @@ from squeezebench.plugins.builtin.methods.prune_magnitude import (
     prunable_weights,
 )
 from squeezebench.plugins.builtin.models.digits_models import trained_model
-from squeezebench.results import load
-from squeezebench.spec.load import load_spec
 
 
 def _model() -> nn.Module:
@@ -189,32 +186,9 @@ def test_params_model_is_shared_with_prune_random() -> None:
     assert MagnitudePruning.Params is RandomPruning.Params is UnstructuredPruningParams
 
 
-def run_in_process(resolved, registry, directory):
-    """``run_spec`` without a worker process per job where the harness offers that."""
-    return run_spec(resolved, registry, directory, isolate=False)
-
-
-def test_end_to_end_theoretical_speedup_follows_the_sparsity(
-    write_spec, registry, fast_benchmark, tmp_path
-) -> None:
-    path = write_spec(
-        """
-        name: magnitude
-        seed: 0
-        model: builtin:digits-mlp
-        dataset: builtin:digits
-        variants:
-          pruned:
-            - prune.magnitude: {sparsity: 0.8}
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        """,
-        fast_benchmark,
-    )
-    outcome = run_in_process(load_spec(path, registry), registry, tmp_path / "results")
-    frame = load(outcome.directory)
-    assert set(frame["status"]) == {"ok"}
-    rows = frame[frame["batch_size"] == 1].set_index("variant")
+def test_end_to_end_theoretical_speedup_follows_the_sparsity(run_variants) -> None:
+    rows = run_variants("pruned: [{prune.magnitude: {sparsity: 0.8}}]")
+    assert set(run_variants.frame["status"]) == {"ok"}
     baseline, pruned = rows.loc["baseline"], rows.loc["pruned"]
     weights = 64 * 256 + 256 * 128 + 128 * 10
     assert pruned["nonzero_params"] == baseline["params"] - round(0.8 * weights)

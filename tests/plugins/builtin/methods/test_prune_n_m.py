@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from squeezebench.errors import MethodError
-from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext
 from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.prune_n_m import (
@@ -17,8 +16,6 @@ from squeezebench.plugins.builtin.methods.prune_n_m import (
     n_m_mask,
 )
 from squeezebench.plugins.builtin.models.digits_models import trained_model
-from squeezebench.results import load
-from squeezebench.spec.load import load_spec
 
 
 def _n_m(model: nn.Module, ctx: MethodContext | None = None, **params) -> nn.Module:
@@ -148,24 +145,9 @@ def test_params_validation() -> None:
         NMSparsityParams(on_indivisible="pad")
 
 
-def test_end_to_end_run(write_spec, registry, fast_benchmark, tmp_path) -> None:
-    path = write_spec(
-        """
-        name: n-m
-        seed: 0
-        model: builtin:digits-mlp
-        dataset: builtin:digits
-        variants:
-          sparse24: [prune.n_m]
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        """,
-        fast_benchmark,
-    )
-    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", isolate=False)
-    frame = load(outcome.directory)
-    assert set(frame["status"]) == {"ok"}
-    rows = frame[frame["batch_size"] == 1].set_index("variant")
+def test_end_to_end_run(run_variants) -> None:
+    rows = run_variants("sparse24: [prune.n_m]")
+    assert set(run_variants.frame["status"]) == {"ok"}
     baseline, sparse = rows.loc["baseline"], rows.loc["sparse24"]
     assert sparse["artifact_bytes"] == baseline["artifact_bytes"]  # dense on CPU
     assert sparse["nonzero_params"] == baseline["params"] - 50_432 // 2

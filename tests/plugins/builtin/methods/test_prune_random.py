@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from squeezebench.errors import MethodError
-from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext
 from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.prune_magnitude import (
@@ -17,8 +16,6 @@ from squeezebench.plugins.builtin.methods.prune_magnitude import (
 )
 from squeezebench.plugins.builtin.methods.prune_random import RandomPruning
 from squeezebench.plugins.builtin.models.digits_models import trained_model
-from squeezebench.results import load
-from squeezebench.spec.load import load_spec
 
 
 def _random(model: nn.Module, seed: int = 0, **params) -> nn.Module:
@@ -117,27 +114,15 @@ def test_note_says_how_weights_were_chosen(mlp: nn.Module) -> None:
     assert "uniformly at random" in note and "50,432 -> 25,216 nonzero" in note
 
 
-def test_end_to_end_run(write_spec, registry, fast_benchmark, tmp_path) -> None:
-    path = write_spec(
+def test_end_to_end_run(run_variants) -> None:
+    variants = """
+        magnitude:
+          - prune.magnitude: {sparsity: 0.8}
+        random:
+          - prune.random: {sparsity: 0.8}
         """
-        name: random
-        seed: 5
-        model: builtin:digits-mlp
-        dataset: builtin:digits
-        variants:
-          magnitude:
-            - prune.magnitude: {sparsity: 0.8}
-          random:
-            - prune.random: {sparsity: 0.8}
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        """,
-        fast_benchmark,
-    )
-    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", isolate=False)
-    frame = load(outcome.directory)
-    assert set(frame["status"]) == {"ok"}
-    rows = frame[frame["batch_size"] == 1].set_index("variant")
+    rows = run_variants(variants, seed=5)
+    assert set(run_variants.frame["status"]) == {"ok"}
     assert rows.loc["random", "nonzero_params"] == rows.loc["magnitude", "nonzero_params"]
     assert rows.loc["random", "accuracy"] < rows.loc["magnitude", "accuracy"] - 0.3
     assert "uniformly at random" in rows.loc["random", "method_log"]

@@ -9,7 +9,6 @@ from torch import nn
 from squeezebench.errors import MethodError
 from squeezebench.harness.measure.flops import count_flops
 from squeezebench.harness.measure.latency import time_calls
-from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext
 from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.prune_structured import (
@@ -18,8 +17,6 @@ from squeezebench.plugins.builtin.methods.prune_structured import (
     parameter_count,
 )
 from squeezebench.plugins.builtin.models.digits_models import trained_model
-from squeezebench.results import load
-from squeezebench.spec.load import load_spec
 
 EXAMPLE = torch.zeros(1, 1, 8, 8)
 
@@ -220,27 +217,10 @@ def test_params_validation() -> None:
     assert StructuredPruningParams(ratio=0.5).importance == "l1"
 
 
-def test_end_to_end_run_gives_a_smaller_model(
-    write_spec, registry, fast_benchmark, tmp_path
-) -> None:
-    path = write_spec(
-        """
-        name: structured
-        seed: 0
-        model: builtin:digits-cnn
-        dataset: builtin:digits
-        variants:
-          slim:
-            - prune.structured: {ratio: 0.5, importance: l2}
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        """,
-        fast_benchmark,
-    )
-    outcome = run_spec(load_spec(path, registry), registry, tmp_path / "results", isolate=False)
-    frame = load(outcome.directory)
-    assert set(frame["status"]) == {"ok"}
-    rows = frame[frame["batch_size"] == 1].set_index("variant")
+def test_end_to_end_run_gives_a_smaller_model(run_variants) -> None:
+    variants = "slim: [{prune.structured: {ratio: 0.5, importance: l2}}]"
+    rows = run_variants(variants, model="builtin:digits-cnn")
+    assert set(run_variants.frame["status"]) == {"ok"}
     baseline, slim = rows.loc["baseline"], rows.loc["slim"]
     assert slim["params"] == 38_282 and baseline["params"] == 151_306
     assert slim["artifact_bytes"] < 0.3 * baseline["artifact_bytes"]

@@ -17,14 +17,11 @@ from torch import nn
 
 from squeezebench.errors import MethodError
 from squeezebench.harness.measure.size import count_parameters
-from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext
 from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.quantize_binary import BinaryParams, BinaryQuantization
 from squeezebench.plugins.builtin.models.digits_models import trained_model
 from squeezebench.quantized.layers import QuantizedConv, QuantizedLinear
-from squeezebench.results import load
-from squeezebench.spec.load import load_spec
 
 KINDS = (nn.Linear, nn.Conv2d)
 PACKED = (QuantizedLinear, QuantizedConv)
@@ -143,31 +140,8 @@ def test_params_validation(params: dict, message: str) -> None:
         BinaryParams(**params)
 
 
-@pytest.mark.parametrize(
-    "params",
-    [{}, {"mode": "ternary"}, {"mode": "ternary", "threshold": 0.5, "keep_first_last": False}],
-)
-def test_params_survive_the_job_payload_round_trip(params: dict) -> None:
-    # jobs travel to worker processes as model_dump() data and are validated again there
-    validated = BinaryParams(**params)
-    assert BinaryParams.model_validate(validated.model_dump(mode="json")) == validated
-
-
-def test_end_to_end(write_spec, registry, fast_benchmark, tmp_path) -> None:
-    spec = """
-        name: binary
-        model: builtin:digits-mlp
-        dataset: builtin:digits
-        variants:
-          ternary:
-            - quantize.binary: {mode: ternary, keep_first_last: false}
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        """
-    resolved = load_spec(write_spec(spec, fast_benchmark), registry)
-    # in-process when the harness offers it: worker processes cost seconds per job
-    frame = load(run_spec(resolved, registry, tmp_path / "results", isolate=False).directory)
-    rows = frame[frame["batch_size"] == 1].set_index("variant")
+def test_end_to_end(run_variants) -> None:
+    rows = run_variants("ternary: [{quantize.binary: {mode: ternary, keep_first_last: false}}]")
     assert set(rows["status"]) == {"ok"}
     baseline, ternary = rows.loc["baseline"], rows.loc["ternary"]
     expected, _ = _quantize(trained_model("digits-mlp"), mode="ternary", keep_first_last=False)

@@ -15,14 +15,11 @@ from torch import nn
 
 from squeezebench.errors import MethodError
 from squeezebench.harness.measure.size import count_parameters
-from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext
 from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.quantize_cast import CastParams, CastQuantization
 from squeezebench.plugins.builtin.models.digits_models import trained_model
 from squeezebench.quantized.cast import CastModel
-from squeezebench.results import load
-from squeezebench.spec.load import load_spec
 
 
 def _file(model: nn.Module) -> tuple[int, int]:
@@ -132,28 +129,8 @@ def test_params_validation(params: dict, message: str) -> None:
         CastParams(**params)
 
 
-@pytest.mark.parametrize("params", [{}, {"dtype": "bfloat16", "compute": "float32"}])
-def test_params_survive_the_job_payload_round_trip(params: dict) -> None:
-    # jobs travel to worker processes as model_dump() data and are validated again there
-    validated = CastParams(**params)
-    assert CastParams.model_validate(validated.model_dump(mode="json")) == validated
-
-
-def test_end_to_end(write_spec, registry, fast_benchmark, tmp_path) -> None:
-    spec = """
-        name: cast
-        model: builtin:digits-mlp
-        dataset: builtin:digits
-        variants:
-          bf16:
-            - quantize.cast: {dtype: bfloat16}
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        """
-    resolved = load_spec(write_spec(spec, fast_benchmark), registry)
-    # in-process when the harness offers it: worker processes cost seconds per job
-    frame = load(run_spec(resolved, registry, tmp_path / "results", isolate=False).directory)
-    rows = frame[frame["batch_size"] == 1].set_index("variant")
+def test_end_to_end(run_variants) -> None:
+    rows = run_variants("bf16: [{quantize.cast: {dtype: bfloat16}}]")
     assert set(rows["status"]) == {"ok"}
     baseline, half = rows.loc["baseline"], rows.loc["bf16"]
     expected, _ = _cast(trained_model("digits-mlp"), dtype="bfloat16")

@@ -16,7 +16,6 @@ from torch import nn
 
 from squeezebench.errors import MethodError
 from squeezebench.harness.measure.size import count_parameters
-from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext, NoParams
 from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import (
@@ -24,8 +23,6 @@ from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import (
     dynamic_linear_types,
 )
 from squeezebench.plugins.builtin.models.digits_models import trained_model
-from squeezebench.results import load
-from squeezebench.spec.load import load_spec
 
 
 def _bytes(model: nn.Module) -> int:
@@ -92,20 +89,8 @@ def test_params_validation() -> None:
         DynamicInt8Quantization.Params(bits=8)
 
 
-def test_end_to_end(write_spec, registry, fast_benchmark, tmp_path) -> None:
-    spec = """
-        name: dynamic
-        model: builtin:digits-mlp
-        dataset: builtin:digits
-        variants:
-          int8: [quantize.dynamic_int8]
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        """
-    resolved = load_spec(write_spec(spec, fast_benchmark), registry)
-    # in-process when the harness offers it: worker processes cost seconds per job
-    frame = load(run_spec(resolved, registry, tmp_path / "results", isolate=False).directory)
-    rows = frame[frame["batch_size"] == 1].set_index("variant")
+def test_end_to_end(run_variants) -> None:
+    rows = run_variants("int8: [quantize.dynamic_int8]")
     assert set(rows["status"]) == {"ok"}
     baseline, int8 = rows.loc["baseline"], rows.loc["int8"]
     expected = DynamicInt8Quantization().apply(

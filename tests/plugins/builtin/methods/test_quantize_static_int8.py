@@ -20,7 +20,6 @@ from torch import nn
 
 from squeezebench.errors import MethodError
 from squeezebench.harness.measure.size import count_parameters
-from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext
 from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods._torch_ao import is_quantized_layer
@@ -29,8 +28,6 @@ from squeezebench.plugins.builtin.methods.quantize_static_int8 import (
     StaticInt8Quantization,
 )
 from squeezebench.plugins.builtin.models.digits_models import trained_model
-from squeezebench.results import load
-from squeezebench.spec.load import load_spec
 
 KINDS = (nn.Linear, nn.Conv2d)
 SRC = Path(__file__).resolve().parents[4] / "src" / "squeezebench"
@@ -162,30 +159,9 @@ def test_params_validation(params: dict, message: str) -> None:
         StaticInt8Params(**params)
 
 
-@pytest.mark.parametrize(
-    "params", [{}, {"weight_granularity": "per_tensor", "calibration_batches": 2, "batch_size": 8}]
-)
-def test_params_survive_the_job_payload_round_trip(params: dict) -> None:
-    # jobs travel to worker processes as model_dump() data and are validated again there
-    validated = StaticInt8Params(**params)
-    assert StaticInt8Params.model_validate(validated.model_dump(mode="json")) == validated
-
-
-def test_end_to_end(write_spec, registry, fast_benchmark, tmp_path) -> None:
-    spec = """
-        name: static
-        model: builtin:digits-cnn
-        dataset: builtin:digits
-        variants:
-          int8:
-            - quantize.static_int8: {activation_observer: minmax}
-        targets:
-          - {backend: torch, device: cpu, options: {threads: 1}}
-        """
-    resolved = load_spec(write_spec(spec, fast_benchmark), registry)
-    # in-process when the harness offers it: worker processes cost seconds per job
-    frame = load(run_spec(resolved, registry, tmp_path / "results", isolate=False).directory)
-    rows = frame[frame["batch_size"] == 1].set_index("variant")
+def test_end_to_end(run_variants) -> None:
+    variants = "int8: [{quantize.static_int8: {activation_observer: minmax}}]"
+    rows = run_variants(variants, model="builtin:digits-cnn")
     assert set(rows["status"]) == {"ok"}
     baseline, int8 = rows.loc["baseline"], rows.loc["int8"]
     expected, _ = _quantize(trained_model("digits-cnn"), activation_observer="minmax")

@@ -18,7 +18,6 @@ from torch import nn
 
 from squeezebench.errors import MethodError
 from squeezebench.harness.measure.size import count_parameters
-from squeezebench.harness.run import run_spec
 from squeezebench.plugins import MethodContext
 from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.quantize_weight_only import (
@@ -27,8 +26,6 @@ from squeezebench.plugins.builtin.methods.quantize_weight_only import (
 )
 from squeezebench.plugins.builtin.models.digits_models import trained_model
 from squeezebench.quantized.layers import QuantizedConv, QuantizedLinear
-from squeezebench.results import load
-from squeezebench.spec.load import load_spec
 
 KINDS = (nn.Linear, nn.Conv2d)
 
@@ -177,45 +174,8 @@ def test_params_validation(params: dict, message: str) -> None:
         WeightOnlyParams(**params)
 
 
-def _run(write_spec, registry, fast_benchmark, tmp_path, step: str):
-    spec = f"""
-        name: weight-only
-        model: builtin:digits-mlp
-        dataset: builtin:digits
-        variants:
-          quantized:
-            - {step}
-        targets:
-          - {{backend: torch, device: cpu, options: {{threads: 1}}}}
-        """
-    resolved = load_spec(write_spec(spec, fast_benchmark), registry)
-    # in-process when the harness offers it: worker processes cost seconds per job
-    frame = load(run_spec(resolved, registry, tmp_path / "results", isolate=False).directory)
-    return frame[frame["batch_size"] == 1].set_index("variant")
-
-
-@pytest.mark.parametrize(
-    "params",
-    [
-        {},
-        {"bits": 4, "group_size": 32, "scheme": "asymmetric", "exclude": ["5"]},
-        {"bits": 2, "indivisible": "skip", "include_conv": False},
-    ],
-)
-def test_params_survive_the_job_payload_round_trip(params: dict) -> None:
-    # jobs travel to worker processes as model_dump() data and are validated again there
-    validated = WeightOnlyParams(**params)
-    assert WeightOnlyParams.model_validate(validated.model_dump(mode="json")) == validated
-
-
-def test_end_to_end_int4_group32(write_spec, registry, fast_benchmark, tmp_path) -> None:
-    rows = _run(
-        write_spec,
-        registry,
-        fast_benchmark,
-        tmp_path,
-        "quantize.weight_only: {bits: 4, group_size: 32}",
-    )
+def test_end_to_end_int4_group32(run_variants) -> None:
+    rows = run_variants("quantized: [{quantize.weight_only: {bits: 4, group_size: 32}}]")
     assert set(rows["status"]) == {"ok"}
     baseline, quantized = rows.loc["baseline"], rows.loc["quantized"]
     expected, _ = _quantize(trained_model("digits-mlp"), bits=4, group_size=32)
