@@ -8,11 +8,9 @@ precision and biases count at their own size. The artifact's tensor bytes (the
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pytest
 import torch
+from helpers.artifacts import digits_test_accuracy, saved_state_dict
 from torch import nn
 
 from squeezebench.errors import MethodError
@@ -25,24 +23,6 @@ from squeezebench.quantized.layers import QuantizedConv, QuantizedLinear
 
 KINDS = (nn.Linear, nn.Conv2d)
 PACKED = (QuantizedLinear, QuantizedConv)
-
-
-def _file(model: nn.Module) -> tuple[int, int]:
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    records = [
-        info.file_size
-        for info in zipfile.ZipFile(buffer).infolist()
-        if "/data/" in info.filename and not info.filename.endswith("serialization_id")
-    ]
-    return len(buffer.getvalue()), sum(records)
-
-
-def _accuracy(model: nn.Module) -> float:
-    test = digits_splits().test
-    with torch.inference_mode():
-        predicted = model(torch.from_numpy(test.inputs)).argmax(dim=1).numpy()
-    return float((predicted == test.labels).mean())
 
 
 def _theoretical_bytes(model: nn.Module, bits: int, keep_first_last: bool) -> int:
@@ -74,7 +54,7 @@ def test_artifact_holds_exactly_the_packed_bits(
     theoretical = _theoretical_bytes(model, bits, keep_first_last)
     parameters = count_parameters(model)[0]
     quantized, ctx = _quantize(model, mode=mode, keep_first_last=keep_first_last)
-    assert _file(quantized)[1] == theoretical
+    assert saved_state_dict(quantized).tensor_bytes == theoretical
     assert count_parameters(quantized)[0] == parameters
     layers = [m for m in quantized.modules() if isinstance(m, KINDS + PACKED)]
     if keep_first_last:
@@ -108,11 +88,11 @@ def test_ternary_zeroes_small_weights() -> None:
 
 @pytest.mark.parametrize("name", ["digits-mlp", "digits-cnn"])
 def test_accuracy_after_post_training_binarization(name: str) -> None:
-    baseline = _accuracy(trained_model(name))
+    baseline = digits_test_accuracy(trained_model(name))
     ternary, _ = _quantize(trained_model(name), mode="ternary")
     binary, _ = _quantize(trained_model(name))
-    assert _accuracy(ternary) >= baseline - 0.02
-    assert _accuracy(binary) >= 0.9  # no retraining: a real, bounded drop
+    assert digits_test_accuracy(ternary) >= baseline - 0.02
+    assert digits_test_accuracy(binary) >= 0.9  # no retraining: a real, bounded drop
 
 
 def test_models_it_cannot_handle_are_method_errors() -> None:
@@ -145,7 +125,7 @@ def test_end_to_end(run_variants) -> None:
     assert set(rows["status"]) == {"ok"}
     baseline, ternary = rows.loc["baseline"], rows.loc["ternary"]
     expected, _ = _quantize(trained_model("digits-mlp"), mode="ternary", keep_first_last=False)
-    assert ternary["artifact_bytes"] == _file(expected)[0]
+    assert ternary["artifact_bytes"] == saved_state_dict(expected).file_bytes
     assert 10 < ternary["compression_ratio"] < 12.5  # 2 bits + a scale per 64..256 weights
     assert ternary["params"] == baseline["params"]
     assert ternary["accuracy"] >= baseline["accuracy"] - 0.05

@@ -6,11 +6,9 @@ bytes (the ``data/<n>`` records of the ``torch.save`` zip) must equal it.
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pytest
 import torch
+from helpers.artifacts import digits_test_accuracy, saved_state_dict
 from torch import nn
 
 from squeezebench.errors import MethodError
@@ -20,24 +18,6 @@ from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.quantize_cast import CastParams, CastQuantization
 from squeezebench.plugins.builtin.models.digits_models import trained_model
 from squeezebench.quantized.cast import CastModel
-
-
-def _file(model: nn.Module) -> tuple[int, int]:
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    records = [
-        info.file_size
-        for info in zipfile.ZipFile(buffer).infolist()
-        if "/data/" in info.filename and not info.filename.endswith("serialization_id")
-    ]
-    return len(buffer.getvalue()), sum(records)
-
-
-def _accuracy(model: nn.Module) -> float:
-    test = digits_splits().test
-    with torch.inference_mode():
-        predicted = model(torch.from_numpy(test.inputs)).argmax(dim=1).numpy()
-    return float((predicted == test.labels).mean())
 
 
 def _cast(model: nn.Module, data=True, **params) -> tuple[nn.Module, MethodContext]:
@@ -50,13 +30,13 @@ def _cast(model: nn.Module, data=True, **params) -> tuple[nn.Module, MethodConte
 def test_half_storage_half_compute(name: str, dtype: str) -> None:
     model = trained_model(name)
     values = count_parameters(model)[0]
-    baseline = _accuracy(model)
+    baseline = digits_test_accuracy(model)
     cast, ctx = _cast(model, dtype=dtype)
     assert isinstance(cast, CastModel) and cast.compute == "cast"
-    assert _file(cast)[1] == 2 * values
+    assert saved_state_dict(cast).tensor_bytes == 2 * values
     assert {t.dtype for t in cast.state_dict().values()} == {getattr(torch, dtype)}
     assert count_parameters(cast)[0] == values
-    assert _accuracy(cast) >= baseline - 0.005
+    assert digits_test_accuracy(cast) >= baseline - 0.005
     output = cast(torch.from_numpy(digits_splits().test.inputs[:4]))
     assert output.dtype == torch.float32
     assert f"to {dtype}, activations in {dtype}" in ctx.notes[0]
@@ -134,7 +114,7 @@ def test_end_to_end(run_variants) -> None:
     assert set(rows["status"]) == {"ok"}
     baseline, half = rows.loc["baseline"], rows.loc["bf16"]
     expected, _ = _cast(trained_model("digits-mlp"), dtype="bfloat16")
-    assert half["artifact_bytes"] == _file(expected)[0]
+    assert half["artifact_bytes"] == saved_state_dict(expected).file_bytes
     assert 1.9 < half["compression_ratio"] < 2.0
     assert half["params"] == baseline["params"]
     assert half["flops_per_sample"] == baseline["flops_per_sample"]

@@ -7,17 +7,14 @@ weight) and float32 bias; Conv layers stay float32. The artifact's tensor bytes 
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pytest
 import torch
+from helpers.artifacts import digits_test_accuracy, saved_state_dict
 from torch import nn
 
 from squeezebench.errors import MethodError
 from squeezebench.harness.measure.size import count_parameters
 from squeezebench.plugins import MethodContext, NoParams
-from squeezebench.plugins.builtin.datasets.digits import digits_splits
 from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import (
     DynamicInt8Quantization,
     dynamic_linear_types,
@@ -25,38 +22,15 @@ from squeezebench.plugins.builtin.methods.quantize_dynamic_int8 import (
 from squeezebench.plugins.builtin.models.digits_models import trained_model
 
 
-def _bytes(model: nn.Module) -> int:
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    return len(buffer.getvalue())
-
-
-def _tensor_bytes(model: nn.Module) -> int:
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    return sum(
-        info.file_size
-        for info in zipfile.ZipFile(buffer).infolist()
-        if "/data/" in info.filename and not info.filename.endswith("serialization_id")
-    )
-
-
-def _accuracy(model: nn.Module) -> float:
-    test = digits_splits().test
-    with torch.inference_mode():
-        predicted = model(torch.from_numpy(test.inputs)).argmax(dim=1).numpy()
-    return float((predicted == test.labels).mean())
-
-
 def test_linear_layers_become_int8_and_the_artifact_shrinks() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)).eval()
     x = torch.randn(8, 256)
     expected = model(x)
-    float_bytes = _bytes(model)
+    float_bytes = saved_state_dict(model).file_bytes
     quantized = DynamicInt8Quantization().apply(model, NoParams(), MethodContext(seed=0))
     assert sum(isinstance(m, dynamic_linear_types()) for m in quantized.modules()) == 2
-    assert float_bytes / _bytes(quantized) > 3.0  # int8 weights: close to 4x
+    assert float_bytes / saved_state_dict(quantized).file_bytes > 3.0  # int8 weights: close to 4x
     relative = (quantized(x) - expected).norm() / expected.norm()
     assert relative < 0.05
 
@@ -64,7 +38,7 @@ def test_linear_layers_become_int8_and_the_artifact_shrinks() -> None:
 @pytest.mark.parametrize("name", ["digits-mlp", "digits-cnn"])
 def test_digits_models_bytes_accuracy_and_parameters(name: str) -> None:
     model = trained_model(name)
-    baseline = _accuracy(model)
+    baseline = digits_test_accuracy(model)
     parameters = count_parameters(model)[0]
     theoretical = 0
     for key, tensor in model.state_dict().items():
@@ -73,8 +47,8 @@ def test_digits_models_bytes_accuracy_and_parameters(name: str) -> None:
         theoretical += tensor.numel() * (1 if int8_weight else 4)
     ctx = MethodContext(seed=0)
     quantized = DynamicInt8Quantization().apply(model, NoParams(), ctx)
-    assert theoretical <= _tensor_bytes(quantized) <= 1.10 * theoretical
-    assert _accuracy(quantized) >= baseline - 0.01
+    assert theoretical <= saved_state_dict(quantized).tensor_bytes <= 1.10 * theoretical
+    assert digits_test_accuracy(quantized) >= baseline - 0.01
     assert count_parameters(quantized)[0] == parameters
     assert "Linear layer" in ctx.notes[0] and "state_dict" in ctx.notes[0]
 
@@ -96,7 +70,7 @@ def test_end_to_end(run_variants) -> None:
     expected = DynamicInt8Quantization().apply(
         trained_model("digits-mlp"), NoParams(), MethodContext(seed=0)
     )
-    assert int8["artifact_bytes"] == _bytes(expected)
+    assert int8["artifact_bytes"] == saved_state_dict(expected).file_bytes
     assert 3.4 < int8["compression_ratio"] < 4.0
     assert int8["params"] == baseline["params"]
     assert int8["accuracy"] >= baseline["accuracy"] - 0.01

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from pathlib import Path
 
 import pytest
 import torch
+from helpers.artifacts import digits_test_accuracy, saved_state_dict
 from torch import nn
 
 from squeezebench.errors import MethodError
@@ -31,25 +31,6 @@ from squeezebench.plugins.builtin.models.digits_models import trained_model
 
 KINDS = (nn.Linear, nn.Conv2d)
 SRC = Path(__file__).resolve().parents[4] / "src" / "squeezebench"
-
-
-def _accuracy(model: nn.Module) -> float:
-    test = digits_splits().test
-    with torch.inference_mode():
-        predicted = model(torch.from_numpy(test.inputs)).argmax(dim=1).numpy()
-    return float((predicted == test.labels).mean())
-
-
-def _file(model: nn.Module) -> tuple[int, int]:
-    """(file bytes, tensor bytes in the file) of torch.save(state_dict)."""
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    records = [
-        info.file_size
-        for info in zipfile.ZipFile(buffer).infolist()
-        if "/data/" in info.filename and not info.filename.endswith("serialization_id")
-    ]
-    return len(buffer.getvalue()), sum(records)
 
 
 def _theoretical_bytes(model: nn.Module, per_channel: bool) -> int:
@@ -74,16 +55,16 @@ def test_every_layer_runs_int8_and_the_artifact_shrinks(name: str, granularity: 
     layers = sum(isinstance(m, KINDS) for m in model.modules())
     theoretical = _theoretical_bytes(model, granularity == "per_channel")
     float_parameters = count_parameters(model)[0]
-    baseline = _accuracy(model)
+    baseline = digits_test_accuracy(model)
     quantized, ctx = _quantize(model, weight_granularity=granularity, activation_observer="minmax")
     int8 = [m for m in quantized.modules() if is_quantized_layer(m)]
     assert len(int8) == layers
     assert all(m.weight().dtype == torch.qint8 for m in int8)
     assert not any(isinstance(m, KINDS) for m in quantized.modules())
-    _, tensor_bytes = _file(quantized)
+    tensor_bytes = saved_state_dict(quantized).tensor_bytes
     assert theoretical <= tensor_bytes <= 1.10 * theoretical
     assert count_parameters(quantized)[0] == float_parameters
-    assert _accuracy(quantized) >= baseline - 0.01
+    assert digits_test_accuracy(quantized) >= baseline - 0.01
     assert f"{granularity.replace('_', '-')} symmetric" in ctx.notes[0]
     output = quantized(torch.from_numpy(digits_splits().test.inputs[:4]))
     assert output.dtype == torch.float32 and output.shape == (4, 10)
@@ -91,11 +72,11 @@ def test_every_layer_runs_int8_and_the_artifact_shrinks(name: str, granularity: 
 
 def test_histogram_calibration_with_limited_batches() -> None:
     model = trained_model("digits-cnn")
-    baseline = _accuracy(model)
+    baseline = digits_test_accuracy(model)
     quantized, ctx = _quantize(model, batch_size=16, calibration_batches=3)
     assert "calibrated on 48 samples in 3 batches" in ctx.notes[0]
     assert "histogram observer" in ctx.notes[0]
-    assert _accuracy(quantized) >= baseline - 0.01
+    assert digits_test_accuracy(quantized) >= baseline - 0.01
 
 
 def test_excluded_layers_stay_float() -> None:
@@ -165,7 +146,7 @@ def test_end_to_end(run_variants) -> None:
     assert set(rows["status"]) == {"ok"}
     baseline, int8 = rows.loc["baseline"], rows.loc["int8"]
     expected, _ = _quantize(trained_model("digits-cnn"), activation_observer="minmax")
-    assert int8["artifact_bytes"] == _file(expected)[0]
+    assert int8["artifact_bytes"] == saved_state_dict(expected).file_bytes
     assert int8["compression_ratio"] == pytest.approx(
         baseline["artifact_bytes"] / int8["artifact_bytes"]
     )

@@ -10,10 +10,10 @@ and zip headers, a few hundred bytes per tensor) is bounded separately.
 from __future__ import annotations
 
 import io
-import zipfile
 
 import pytest
 import torch
+from helpers.artifacts import digits_test_accuracy, saved_state_dict
 from torch import nn
 
 from squeezebench.errors import MethodError
@@ -28,25 +28,6 @@ from squeezebench.plugins.builtin.models.digits_models import trained_model
 from squeezebench.quantized.layers import QuantizedConv, QuantizedLinear
 
 KINDS = (nn.Linear, nn.Conv2d)
-
-
-def _accuracy(model: nn.Module) -> float:
-    test = digits_splits().test
-    with torch.inference_mode():
-        predicted = model(torch.from_numpy(test.inputs)).argmax(dim=1).numpy()
-    return float((predicted == test.labels).mean())
-
-
-def _file(model: nn.Module) -> tuple[int, int, int]:
-    """(file bytes, tensor bytes in the file, tensor records) of torch.save(state_dict)."""
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    records = [
-        info.file_size
-        for info in zipfile.ZipFile(buffer).infolist()
-        if "/data/" in info.filename and not info.filename.endswith("serialization_id")
-    ]
-    return len(buffer.getvalue()), sum(records), len(records)
 
 
 def _theoretical_bytes(model: nn.Module, bits: int, group: int | None, scheme: str) -> int:
@@ -90,7 +71,7 @@ def test_artifact_holds_exactly_the_packed_bytes(name: str, config: dict) -> Non
     )
     float_parameters = count_parameters(model)[0]
     quantized, ctx = _quantize(model, **config)
-    file_bytes, tensor_bytes, records = _file(quantized)
+    file_bytes, tensor_bytes, records = saved_state_dict(quantized)
     assert tensor_bytes == theoretical  # so within 10% too: nothing else is stored
     assert file_bytes - tensor_bytes < 1024 + 320 * records  # torch.save's container
     assert count_parameters(quantized)[0] == float_parameters
@@ -114,11 +95,11 @@ def test_weights_shrink_4x_for_int8_and_8x_for_int4(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["digits-mlp", "digits-cnn"])
 def test_accuracy_int8_within_1_point_and_int4_group32_within_3(name: str) -> None:
-    baseline = _accuracy(trained_model(name))
+    baseline = digits_test_accuracy(trained_model(name))
     int8, _ = _quantize(trained_model(name), bits=8)
     int4, _ = _quantize(trained_model(name), bits=4, group_size=32)
-    assert _accuracy(int8) >= baseline - 0.01
-    assert _accuracy(int4) >= baseline - 0.03
+    assert digits_test_accuracy(int8) >= baseline - 0.01
+    assert digits_test_accuracy(int4) >= baseline - 0.03
 
 
 def test_indivisible_layers_error_pad_or_skip() -> None:
@@ -179,7 +160,7 @@ def test_end_to_end_int4_group32(run_variants) -> None:
     assert set(rows["status"]) == {"ok"}
     baseline, quantized = rows.loc["baseline"], rows.loc["quantized"]
     expected, _ = _quantize(trained_model("digits-mlp"), bits=4, group_size=32)
-    assert quantized["artifact_bytes"] == _file(expected)[0]
+    assert quantized["artifact_bytes"] == saved_state_dict(expected).file_bytes
     assert quantized["compression_ratio"] == pytest.approx(
         baseline["artifact_bytes"] / quantized["artifact_bytes"]
     )
