@@ -26,3 +26,7 @@ class MethodError(SqueezebenchError):
 
 class BackendUnavailable(SqueezebenchError):
     """A backend cannot run a target on this machine; the job is recorded as skipped."""
+
+
+class ConversionError(SqueezebenchError):
+    """An artifact cannot be converted to the format a target runs (the job is skipped)."""

@@ -32,10 +32,11 @@ def _row(**values):
 def future_schema(monkeypatch):
     """This squeezebench pretends to be two schema versions ahead, with a step per version.
 
-    Version 2 adds ``energy_joules``, version 3 adds ``accelerator``; each step records that
-    it ran and checks that it sees the previous version's shape.
+    Version V+1 adds ``energy_joules``, V+2 adds ``accelerator`` (V is the real current
+    version); each step records that it ran and checks that it sees the previous shape.
     """
     calls: list[int] = []
+    current = schema.SCHEMA_VERSION
 
     def to_v2(table: pa.Table) -> pa.Table:
         assert "energy_joules" not in table.column_names  # a version-1 table
@@ -53,15 +54,15 @@ def future_schema(monkeypatch):
         ("accelerator", pa.string(), "accelerator model"),
     ]
     monkeypatch.setattr(schema, "_COLUMNS", columns)
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(migrate, "_STEPS", {})
-    register_step(1, to_v2)
-    register_step(2, to_v3)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 2)
+    monkeypatch.setattr(migrate, "_STEPS", migrate.registered_steps())
+    register_step(current, to_v2)
+    register_step(current + 1, to_v3)
     return calls
 
 
 def _write_version_1(tmp_path):
-    """A file as squeezebench wrote it with schema version 1 (before the fixture applies)."""
+    """A file as squeezebench writes it today (before the fixture moves two versions on)."""
     return RunStore(tmp_path, "old-run").write_job(
         "job", [_row(accuracy=0.9, batch_size=b) for b in (1, 4)]
     )
@@ -77,16 +78,28 @@ def test_version_1_file_goes_through_every_step(tmp_path, request) -> None:
     assert table.column("energy_joules").to_pylist() == [None, None]
     assert table.column("accelerator").to_pylist() == [None, None]
     assert table.column("accuracy").to_pylist() == [0.9, 0.9]  # old values kept
-    assert table.column("schema_version").to_pylist() == [3, 3]
+    assert table.column("schema_version").to_pylist() == [schema.SCHEMA_VERSION] * 2
+
+
+def test_real_version_1_file_gains_the_version_2_columns(tmp_path) -> None:
+    v1_names = [n for n in schema.column_names() if n not in ("artifact_format", "conversions")]
+    v1 = pa.schema([schema.arrow_schema().field(n) for n in v1_names[:20]])
+    v1 = v1.with_metadata({schema.METADATA_KEY: b"1"})
+    rows = [{**_row(), "schema_version": 1}]
+    pq.write_table(pa.Table.from_pylist(rows, schema=v1), tmp_path / "v1.parquet")
+    row = read_table(tmp_path / "v1.parquet").to_pylist()[0]
+    assert row["artifact_format"] is None and row["prepare_seconds"] is None
+    assert row["variant"] == "int8" and row["schema_version"] == schema.SCHEMA_VERSION
 
 
 def test_version_2_file_only_takes_the_last_step(tmp_path, future_schema) -> None:
     version_2 = schema.arrow_schema().remove(schema.arrow_schema().get_field_index("accelerator"))
-    version_2 = version_2.with_metadata({schema.METADATA_KEY: b"2"})
-    rows = [{**_row(), "schema_version": 2, "energy_joules": 1.5}]
+    next_version = schema.SCHEMA_VERSION - 1
+    version_2 = version_2.with_metadata({schema.METADATA_KEY: str(next_version).encode()})
+    rows = [{**_row(), "schema_version": next_version, "energy_joules": 1.5}]
     pq.write_table(pa.Table.from_pylist(rows, schema=version_2), tmp_path / "v2.parquet")
     table = read_table(tmp_path / "v2.parquet")
-    assert future_schema == [2]
+    assert future_schema == [2]  # only the last step
     assert table.column("energy_joules").to_pylist() == [1.5]
     assert table.column("accelerator").to_pylist() == [None]
 
@@ -97,7 +110,7 @@ def test_a_folder_mixing_versions_reads_as_one_table(tmp_path, request) -> None:
     RunStore(tmp_path, "new-run").write_job("job", [_row(run_id="new", energy_joules=2.0)])
     frame = load(tmp_path)
     assert sorted(frame["run_id"]) == ["new", "r", "r"]
-    assert set(frame["schema_version"]) == {3}
+    assert set(frame["schema_version"]) == {schema.SCHEMA_VERSION}
     assert frame.set_index("run_id").loc["new", "energy_joules"] == 2.0
 
 
@@ -105,7 +118,7 @@ def test_file_newer_than_the_code_is_refused(tmp_path) -> None:
     newer = schema.arrow_schema().with_metadata({schema.METADATA_KEY: b"7"})
     pq.write_table(pa.Table.from_pylist([_row()], schema=newer), tmp_path / "new.parquet")
     with pytest.raises(
-        UserError, match=r"newer squeezebench \(schema version 7, this one reads up to 1\)"
+        UserError, match=r"newer squeezebench \(schema version 7, this one reads up to 2\)"
     ):
         read_table(tmp_path)
 

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 TORCH_MODULE = "torch.module"
 """Artifact format of an eager ``torch.nn.Module`` (float, pruned or quantized)."""
 
+ONNX_MODEL = "onnx"
+"""Artifact format of an ONNX model: the serialized ``ModelProto`` as ``bytes`` (one input
+named ``input``, one output named ``output``, a dynamic batch dimension)."""
+
 
 class NoParams(BaseModel):
     """Params model of a method (or Options model of a backend) that takes none."""
@@ -190,6 +194,33 @@ class Backend:
 
     def prepare(self, artifact: Any, target: TargetSpec) -> Runner:
         """Return a :class:`Runner` for ``artifact`` on ``target``."""
+        raise NotImplementedError
+
+
+class Converter:
+    """Turns an artifact of one format into another (``torch.module`` to ``onnx``...).
+
+    The harness inserts converters when a pipeline's artifact is not in a format the target's
+    backend runs: it chains registered converters along the shortest path from the
+    pipeline's format to one the backend runs. ``name`` is unique (``torch-to-onnx``);
+    ``source`` and ``target`` are formats.
+    """
+
+    name: ClassVar[str]
+    source: ClassVar[str]
+    target: ClassVar[str]
+
+    def check(self) -> str | None:
+        """Say why this converter cannot run here (missing package: which extra), or None."""
+        return None
+
+    def convert(self, artifact: Any, example_input: Any) -> Any:
+        """Return ``artifact`` in the ``target`` format.
+
+        Raise :class:`~squeezebench.errors.ConversionError` with a one-line reason when this
+        artifact cannot be converted (an operator the exporter does not know, say); the job is
+        then recorded as ``skipped`` with that reason.
+        """
         raise NotImplementedError
 
 

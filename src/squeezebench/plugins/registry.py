@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from squeezebench.errors import PluginError, UserError
-from squeezebench.plugins.contracts import Backend, Dataset, Method, ModelSource
+from squeezebench.plugins.contracts import Backend, Converter, Dataset, Method, ModelSource
 from squeezebench.suggest import unknown_name_message
 
 
@@ -29,6 +29,7 @@ _KINDS: dict[str, tuple[type, str, tuple[str, ...]]] = {
     "backend": (Backend, "name", ("Options",)),
     "model source": (ModelSource, "scheme", ()),
     "dataset": (Dataset, "name", ()),
+    "converter": (Converter, "name", ()),
 }
 
 
@@ -60,6 +61,10 @@ class Registry:
     def add_dataset(self, cls: type[Dataset]) -> None:
         """Register a :class:`~squeezebench.plugins.contracts.Dataset` subclass."""
         self._add("dataset", cls)
+
+    def add_converter(self, cls: type[Converter]) -> None:
+        """Register a :class:`~squeezebench.plugins.contracts.Converter` subclass."""
+        self._add("converter", cls)
 
     # -- used by squeezebench -----------------------------------------------------------------
 

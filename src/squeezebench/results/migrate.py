@@ -143,3 +143,19 @@ def conform(table: pa.Table, source: str = "results") -> pa.Table:
         else:
             arrays.append(pa.nulls(len(table), field.type))
     return pa.Table.from_arrays(arrays, schema=target)
+
+
+@migration(from_version=1)
+def _add_conversion_and_embedding_columns(table: pa.Table) -> pa.Table:
+    """Version 1 -> 2: target formats and conversions, preparation time, embedding quality."""
+    return add_columns(
+        table,
+        {
+            "embedding_cosine": pa.float64(),
+            "retrieval_agreement": pa.float64(),
+            "artifact_format": pa.string(),
+            "conversions": pa.string(),
+            "convert_seconds": pa.float64(),
+            "prepare_seconds": pa.float64(),
+        },
+    )

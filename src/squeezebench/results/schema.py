@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 METADATA_KEY = b"squeezebench.schema_version"
 
 _COLUMNS: list[tuple[str, pa.DataType, str]] = [
@@ -46,6 +46,12 @@ _COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("accuracy", pa.float64(), "accuracy on the test split, on this target"),
     ("accuracy_delta", pa.float64(), "accuracy minus the baseline's on this target"),
     ("fidelity", pa.float64(), "share of test predictions equal to the baseline's"),
+    ("embedding_cosine", pa.float64(), "mean cosine similarity to the baseline's embeddings"),
+    (
+        "retrieval_agreement",
+        pa.float64(),
+        "share of nearest-neighbour lookups equal to the baseline's",
+    ),
     # work
     ("flops_per_sample", pa.int64(), "FLOPs of one sample's forward pass"),
     ("nonzero_flops_per_sample", pa.int64(), "FLOPs that multiply nonzero weights"),
@@ -65,6 +71,10 @@ _COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("speedup", pa.float64(), "baseline latency_p50_ms / latency_p50_ms"),
     ("peak_memory_bytes", pa.int64(), "peak resident-memory growth while running"),
     ("compress_seconds", pa.float64(), "wall time of the pipeline's methods"),
+    ("artifact_format", pa.string(), "format the target ran (torch.module, onnx...)"),
+    ("conversions", pa.string(), "converters the harness inserted, e.g. torch-to-onnx"),
+    ("convert_seconds", pa.float64(), "wall time of the inserted conversions"),
+    ("prepare_seconds", pa.float64(), "backend preparation: session, compile or engine build"),
     ("method_log", pa.string(), "JSON list of what each method reported changing"),
     # environment
     ("threads", pa.int32(), "intra-op threads used"),
