@@ -80,6 +80,7 @@ def measure_on_target(
                 warmup_seconds=settings.warmup_seconds,
                 min_repeats=settings.min_repeats,
                 min_seconds=settings.min_seconds,
+                timer=runner.timer(),
             )
         measurement.batch_rows.append(
             {

@@ -146,7 +146,7 @@ class Method:
 
 
 class Runner:
-    """A prepared model on one target. The harness times ``run`` only.
+    """A prepared model on one target. The harness times ``run`` only (see :meth:`timer`).
 
     ``place`` moves a numpy batch to wherever ``run`` expects it (outside the timed
     region); ``fetch`` brings an output back as a numpy array; ``synchronize`` waits for
@@ -174,6 +174,27 @@ class Runner:
 
     def close(self) -> None:
         """Release resources (threads settings, device memory)."""
+
+    def timer(self) -> Any:
+        """A device timer for the latency loop, or None (the default) for the host clock.
+
+        None: each repetition is timed with ``time.perf_counter_ns`` around ``run`` followed
+        by ``synchronize``. A device backend returns an object with ``start()``, ``stop()``
+        and ``elapsed_ms()`` (see :class:`squeezebench.harness.measure.latency.DeviceTimer`):
+        the harness calls ``start()``, ``run(placed)``, ``stop()`` (which must wait until the
+        device has finished) and records ``elapsed_ms()``; CUDA runners record
+        ``torch.cuda.Event`` pairs on the stream ``run`` uses. Called once per batch size.
+        """
+        return None
+
+    def lazy_prepare_seconds(self) -> float:
+        """Preparation done after :meth:`Backend.prepare` returned, in seconds (default 0).
+
+        Some runners can only finish preparing once they see an input shape, e.g. a compiler
+        specializing on each batch size: they do it in :meth:`place` (never in the timed
+        ``run``) and report the total here; the harness adds it to ``prepare_seconds``.
+        """
+        return 0.0
 
 
 class Backend:

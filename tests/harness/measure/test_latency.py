@@ -83,3 +83,50 @@ def test_statistics() -> None:
     assert stats.spread == pytest.approx(2.0 / 3.0)
     assert stats.mean == pytest.approx(22.0)
     assert stats.p99 > stats.p90 > stats.p50
+
+
+class FakeDeviceTimer:
+    """A device timer whose every measurement is 2.5 ms; logs what the loop asks of it."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def start(self) -> None:
+        self.events.append("start")
+
+    def stop(self) -> None:
+        self.events.append("stop")
+
+    def elapsed_ms(self) -> float:
+        self.events.append("elapsed")
+        return 2.5
+
+
+def test_a_device_timer_measures_every_timed_call() -> None:
+    events: list[str] = []
+    stats = time_calls(
+        lambda: events.append("run"),
+        lambda: events.append("sync"),
+        warmup_seconds=0.0,
+        min_repeats=3,
+        min_seconds=0.0,
+        clock=FakeClock(10),
+        timer=FakeDeviceTimer(events),
+    )
+    # the warm-up leaves the device idle; then each timed call sits between start and stop
+    assert events == ["run", "sync"] + ["start", "run", "stop", "elapsed"] * 3
+    assert stats.samples_ms == [2.5, 2.5, 2.5]
+
+
+def test_the_host_clock_still_ends_device_timing() -> None:
+    events: list[str] = []
+    stats = time_calls(
+        lambda: None,
+        lambda: None,
+        warmup_seconds=0.0,
+        min_repeats=2,
+        min_seconds=0.05,
+        clock=FakeClock(1_000_000),
+        timer=FakeDeviceTimer(events),
+    )
+    assert len(stats.samples_ms) > 2  # min_seconds on the host clock, not the device sums

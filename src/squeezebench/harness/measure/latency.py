@@ -1,4 +1,10 @@
-"""Latency: warm up by time, then repeat until both a minimum count and a minimum time."""
+"""Latency: warm up by time, then repeat until both a minimum count and a minimum time.
+
+Each repetition is timed with the host clock around ``call`` + ``synchronize``, unless the
+runner gives a device timer (:meth:`~squeezebench.plugins.contracts.Runner.timer`): then the
+device measures each call itself (CUDA events recorded on the runner's stream), and the host
+clock only decides when warm-up and timing end.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,26 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+
+
+class DeviceTimer(Protocol):
+    """Times one call on a device: ``start()``, the call, ``stop()``, then ``elapsed_ms()``.
+
+    ``stop`` blocks until the work queued since ``start`` has finished, so the next
+    repetition starts on an idle device; ``elapsed_ms`` is the device time between the two.
+    """
+
+    def start(self) -> None:
+        """Mark the beginning of the timed call (after the device is idle)."""
+
+    def stop(self) -> None:
+        """Mark its end and wait for the device to reach that mark."""
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds between the last ``start`` and ``stop``."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +75,7 @@ def time_calls(
     min_repeats: int,
     min_seconds: float,
     clock: Callable[[], int] = time.perf_counter_ns,
+    timer: DeviceTimer | None = None,
 ) -> LatencyStats:
     """Time ``call`` (followed by ``synchronize``) after a warm-up of ``warmup_seconds``.
 
@@ -58,15 +83,37 @@ def time_calls(
     Timing stops once ``min_repeats`` calls were timed *and* ``min_seconds`` have passed.
     Python's garbage collector is paused while timing (as ``timeit`` does), after a full
     collection, so that one job does not pay for the garbage of the previous ones.
+    With a ``timer``, each sample is what the device timer measured around ``call``; the
+    warm-up still ends with ``synchronize`` and ``timer.stop`` waits for the device, so
+    every timed call starts on an idle device.
     """
     gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        if timer is not None:
+            return _time_device_calls(
+                call, synchronize, timer, warmup_seconds, min_repeats, min_seconds, clock
+            )
         return _time_calls(call, synchronize, warmup_seconds, min_repeats, min_seconds, clock)
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _warm_up(
+    call: Callable[[], object],
+    synchronize: Callable[[], None],
+    warmup_seconds: float,
+    clock: Callable[[], int],
+) -> None:
+    warmup_ns = warmup_seconds * 1e9
+    start = clock()
+    while True:
+        call()
+        synchronize()
+        if clock() - start >= warmup_ns:
+            break
 
 
 def _time_calls(
@@ -77,13 +124,8 @@ def _time_calls(
     min_seconds: float,
     clock: Callable[[], int],
 ) -> LatencyStats:
-    warmup_ns, min_ns = warmup_seconds * 1e9, min_seconds * 1e9
-    start = clock()
-    while True:
-        call()
-        synchronize()
-        if clock() - start >= warmup_ns:
-            break
+    _warm_up(call, synchronize, warmup_seconds, clock)
+    min_ns = min_seconds * 1e9
     samples: list[float] = []
     begin = clock()
     while len(samples) < min_repeats or clock() - begin < min_ns:
@@ -91,4 +133,25 @@ def _time_calls(
         call()
         synchronize()
         samples.append((clock() - before) / 1e6)
+    return LatencyStats.from_samples(samples)
+
+
+def _time_device_calls(
+    call: Callable[[], object],
+    synchronize: Callable[[], None],
+    timer: DeviceTimer,
+    warmup_seconds: float,
+    min_repeats: int,
+    min_seconds: float,
+    clock: Callable[[], int],
+) -> LatencyStats:
+    _warm_up(call, synchronize, warmup_seconds, clock)
+    min_ns = min_seconds * 1e9
+    samples: list[float] = []
+    begin = clock()
+    while len(samples) < min_repeats or clock() - begin < min_ns:
+        timer.start()
+        call()
+        timer.stop()
+        samples.append(timer.elapsed_ms())
     return LatencyStats.from_samples(samples)
