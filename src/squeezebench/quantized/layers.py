@@ -9,9 +9,11 @@ A layer's ``state_dict`` holds exactly the stored form of its weight (see
 * ``zero_points``: uint8 ``(out_features, groups)``, asymmetric formats only;
 * ``bias``: the float layer's bias, unchanged (float32), when it had one.
 
-The forward pass is the reference path: dequantize the whole weight to the input's dtype,
-then run ``F.linear`` / ``F.convNd``. It is exact with respect to the stored codes, slow, and
-the thing faster kernels must reproduce. Layers expose ``dequantized_weight()``,
+On the CPU the forward pass is the reference path: dequantize the whole weight to the
+input's dtype, then run ``F.linear`` / ``F.convNd``. It is exact with respect to the stored
+codes, slow, and the thing faster kernels must reproduce. On CUDA, ``QuantizedLinear`` runs
+squeezebench's own kernels (:mod:`squeezebench.quantized.cuda`, CuPy), with the same result
+up to float rounding. Layers expose ``dequantized_weight()``,
 ``in_features``, ``out_features`` and ``bias`` so that parameter and FLOP counting see the
 logical float layer; for a convolution ``in_features`` is the reduction length of one
 output (``in_channels / groups * prod(kernel_size)``), so ``2 * in_features`` FLOPs per
@@ -116,6 +118,14 @@ class QuantizedLinear(PackedLayer):
         return cls(weight.format, bias=layer.bias is not None).load_packed(weight, layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_cuda:
+            from squeezebench.quantized.cuda import cuda_linear
+
+            return cuda_linear(x, self)
+        return self.reference_forward(x)
+
+    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Dequantize the whole weight to ``x``'s dtype, then ``F.linear`` (any device)."""
         return F.linear(x, self.dequantized_matrix().to(x.dtype), self._bias_for(x))
 
 

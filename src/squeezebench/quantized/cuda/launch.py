@@ -1,0 +1,132 @@
+"""Compiling the kernels with NVRTC through CuPy, and launching them on torch's stream.
+
+Tensors stay torch tensors: kernels get their device pointers (``data_ptr``) as ``uint64``
+and every scalar with an explicit numpy type, so nothing is copied or converted, and the
+launch goes to torch's current stream (wrapped as a CuPy ``ExternalStream``), ordered with
+the torch work around it. CuPy caches compiled binaries on disk
+(``~/.cupy/kernel_cache``); this module also keeps one loaded function per template
+instance and device.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import torch
+
+from squeezebench.quantized.cuda import source
+from squeezebench.quantized.cuda.source import FusedConfig
+
+
+@functools.cache
+def _function(name: str, device_index: int) -> Any:
+    import cupy
+
+    with cupy.cuda.Device(device_index):
+        module = cupy.RawModule(
+            code=source.source(), options=source.COMPILE_OPTIONS, name_expressions=(name,)
+        )
+        return module.get_function(name)
+
+
+@functools.cache
+def _external_stream(pointer: int, device_index: int) -> Any:
+    import cupy
+
+    return cupy.cuda.ExternalStream(pointer, device_index)
+
+
+def _pointer(tensor: torch.Tensor | None) -> np.uint64:
+    return np.uint64(0 if tensor is None else tensor.data_ptr())
+
+
+def _launch(name: str, device: torch.device, grid: int, block: int, args: tuple) -> None:
+    import cupy
+
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    kernel = _function(name, index)
+    stream = _external_stream(torch.cuda.current_stream(device).cuda_stream, index)
+    with cupy.cuda.Device(index), stream:
+        kernel((grid,), (block,), args)
+
+
+def fused_gemm(
+    x: torch.Tensor,
+    packed: torch.Tensor,
+    scales: torch.Tensor,
+    zero_points: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    out: torch.Tensor,
+    *,
+    bits: int,
+    group_size: int,
+    config: FusedConfig,
+) -> torch.Tensor:
+    """``out = x @ W.T (+ bias)`` for up to 32 rows of ``x``, W read from its packed bytes.
+
+    ``x`` (B, Kp) float16/bfloat16 with 16-byte aligned rows; ``packed`` (N, Kp*bits/8)
+    uint8; ``scales`` (N, G) float16 or float32; ``zero_points`` (N, G) uint8 or None;
+    ``bias`` float32 (N) or None; ``out`` (B, N) of x's dtype. All contiguous, one device.
+    """
+    batch, padded = x.shape
+    out_features = packed.shape[0]
+    name = source.fused_name(
+        str(x.dtype).removeprefix("torch."),
+        bits,
+        zero_points is not None,
+        scales.dtype == torch.float32,
+        config,
+    )
+    args = (
+        _pointer(packed),
+        _pointer(scales),
+        _pointer(zero_points),
+        _pointer(bias),
+        _pointer(x),
+        _pointer(out),
+        np.int32(out_features),
+        np.int32(padded),
+        np.int32(batch),
+        np.int32(scales.shape[1]),
+        np.int32(group_size),
+        np.int64(x.stride(0)),
+        np.int64(out.stride(0)),
+    )
+    _launch(name, x.device, config.blocks(out_features), config.threads, args)
+    return out
+
+
+def dequantize(
+    packed: torch.Tensor,
+    scales: torch.Tensor,
+    zero_points: torch.Tensor | None,
+    out: torch.Tensor,
+    *,
+    bits: int,
+    scheme: str,
+    padded_in_features: int,
+    group_size: int,
+) -> torch.Tensor:
+    """Write the dense ``(N, K)`` weight into ``out`` (float16, bfloat16 or float32)."""
+    out_features, in_features = out.shape
+    name = source.dequantize_name(
+        bits, scheme, scales.dtype == torch.float32, str(out.dtype).removeprefix("torch.")
+    )
+    args = (
+        _pointer(packed),
+        _pointer(scales),
+        _pointer(zero_points),
+        _pointer(out),
+        np.int32(out_features),
+        np.int32(in_features),
+        np.int32(padded_in_features),
+        np.int32(scales.shape[1]),
+        np.int32(group_size),
+        np.int64(out.stride(0)),
+    )
+    threads = 256
+    blocks = min(-(-out_features * in_features // threads), 65535)
+    _launch(name, out.device, blocks, threads, args)
+    return out

@@ -1,0 +1,180 @@
+"""The CUDA sources of the packed-weight kernels, their template instances and launch shapes.
+
+Pure Python (no torch, no CuPy): the dispatcher, the benchmark and the ``nvcc`` compile test
+all read the kernel names and configurations from here, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+KERNEL_DIR = Path(__file__).parent / "kernels"
+SOURCE_FILE = KERNEL_DIR / "weight_only_gemm.cu"
+COMPILE_OPTIONS: tuple[str, ...] = ("-std=c++17",)
+"""Options for NVRTC (through CuPy) and nvcc alike."""
+
+FUSED_BITS: tuple[int, ...] = (4, 8)
+ACTIVATIONS: dict[str, str] = {"float16": "F16", "bfloat16": "BF16"}
+"""Activation dtypes the fused kernel takes, and their template tags."""
+
+MAX_FUSED_BATCH = 32
+"""Batch rows one fused launch handles (4 mma tiles of 8)."""
+
+MAX_CHUNKED_BATCH = 128
+"""Up to this many rows the fused kernel runs in chunks of :data:`MAX_FUSED_BATCH` (each
+chunk reads the packed weights once more); above it, dequantize once and use cuBLAS."""
+
+SHARED_MEMORY_LIMIT = 48 * 1024
+"""Static shared memory a block may use without opting in."""
+
+
+def source() -> str:
+    """The CUDA C++ source of every kernel."""
+    return _read(SOURCE_FILE)
+
+
+@functools.cache
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def codes_per_lane(bits: int) -> int:
+    """Codes one lane reads per K block: 16 bytes of them (32 int4 or 16 int8)."""
+    return 128 // bits
+
+
+@dataclass(frozen=True)
+class FusedConfig:
+    """Launch shape of the fused kernel.
+
+    ``batch_tiles``: tiles of 8 batch rows per launch (1, 2 or 4); ``row_tiles``: tiles of
+    16 output rows per block; ``warps``: warps per block, splitting K between them.
+    """
+
+    batch_tiles: int
+    row_tiles: int
+    warps: int
+
+    @property
+    def rows_per_block(self) -> int:
+        return 16 * self.row_tiles
+
+    @property
+    def threads(self) -> int:
+        return 32 * self.warps
+
+    @property
+    def shared_bytes(self) -> int:
+        """The block's reduction buffer: one float per accumulator of every lane."""
+        return self.warps * self.row_tiles * self.batch_tiles * 4 * 32 * 4
+
+    def blocks(self, out_features: int) -> int:
+        return -(-out_features // self.rows_per_block)
+
+
+DEFAULT_CONFIGS: dict[int, FusedConfig] = {
+    1: FusedConfig(1, 2, 8),
+    2: FusedConfig(2, 2, 8),
+    4: FusedConfig(4, 2, 8),
+}
+"""The configuration used for each number of batch tiles (chosen on an H200, see
+``docs/kernels.md``)."""
+
+SWEEP_CONFIGS: tuple[FusedConfig, ...] = tuple(
+    FusedConfig(nt, r, w)
+    for nt in (1, 2, 4)
+    for r, w in ((1, 8), (2, 8), (2, 4), (4, 4), (1, 4), (4, 8))
+    if FusedConfig(nt, r, w).shared_bytes <= SHARED_MEMORY_LIMIT
+)
+"""Configurations the kernel benchmark's ``--sweep`` compares."""
+
+
+def batch_tiles_for(batch: int) -> int:
+    """Tiles of 8 rows that hold ``batch`` rows (1, 2 or 4), for ``batch <= 32``."""
+    if not 1 <= batch <= MAX_FUSED_BATCH:
+        raise ValueError(f"the fused kernel takes 1 to {MAX_FUSED_BATCH} rows (got {batch})")
+    tiles = -(-batch // 8)
+    return 1 if tiles == 1 else 2 if tiles == 2 else 4
+
+
+def fused_config(batch: int) -> FusedConfig:
+    """The launch shape for ``batch`` rows."""
+    return DEFAULT_CONFIGS[batch_tiles_for(batch)]
+
+
+def fused_name(
+    activation: str, bits: int, asymmetric: bool, float32_scales: bool, config: FusedConfig
+) -> str:
+    """The template instance (NVRTC name expression) of the fused kernel."""
+    flag = {True: "true", False: "false"}
+    return (
+        f"weight_only_gemm<{ACTIVATIONS[activation]}, {bits}, {flag[asymmetric]}, "
+        f"{flag[float32_scales]}, {config.batch_tiles}, {config.row_tiles}, {config.warps}>"
+    )
+
+
+DEQUANTIZE_SCHEMES: dict[str, int] = {"symmetric": 0, "asymmetric": 1, "binary": 2}
+DEQUANTIZE_OUTPUTS: dict[str, int] = {"float16": 0, "bfloat16": 1, "float32": 2}
+
+
+def dequantize_name(bits: int, scheme: str, float32_scales: bool, output: str) -> str:
+    """The template instance of the dequantize kernel."""
+    f32 = "true" if float32_scales else "false"
+    return (
+        f"dequantize_packed<{bits}, {DEQUANTIZE_SCHEMES[scheme]}, {f32}, "
+        f"{DEQUANTIZE_OUTPUTS[output]}>"
+    )
+
+
+def fused_supported(bits: int, scheme: str, group_size: int, groups: int, padded: int) -> bool:
+    """Whether the fused kernel takes this packed format.
+
+    It needs 4 or 8 bits, an affine scheme, rows of whole 16-byte chunks, and each lane's
+    chunk of codes inside one group (per channel, or groups a multiple of the chunk).
+    """
+    if bits not in FUSED_BITS or scheme not in ("symmetric", "asymmetric"):
+        return False
+    chunk = codes_per_lane(bits)
+    return padded % chunk == 0 and (groups == 1 or group_size % chunk == 0)
+
+
+def all_instances() -> list[str]:
+    """Every template instance the dispatcher can launch (what the nvcc test compiles)."""
+    names = [
+        fused_name(activation, bits, asymmetric, f32, config)
+        for activation in ACTIVATIONS
+        for bits in FUSED_BITS
+        for asymmetric in (False, True)
+        for f32 in (False, True)
+        for config in DEFAULT_CONFIGS.values()
+    ]
+    names += [
+        dequantize_name(bits, scheme, f32, output)
+        for bits, scheme in (
+            *((b, s) for b in (2, 4, 8) for s in ("symmetric", "asymmetric")),
+            (1, "binary"),
+        )
+        for f32 in (False, True)
+        for output in DEQUANTIZE_OUTPUTS
+    ]
+    return names
+
+
+_FUSED_SIGNATURE = (
+    "(const u8*, const void*, const u8*, const float*, const u16*, u16*, "
+    "int, int, int, int, int, long long, long long)"
+)
+_DEQUANTIZE_SIGNATURE = (
+    "(const u8*, const void*, const u8*, void*, int, int, int, int, int, long long)"
+)
+
+
+def explicit_instantiations(names: list[str]) -> str:
+    """C++ that instantiates ``names`` (for compiling with nvcc, which has no name list)."""
+    lines = []
+    for name in names:
+        signature = _FUSED_SIGNATURE if name.startswith("weight_only") else _DEQUANTIZE_SIGNATURE
+        lines.append(f"template __global__ void {name}{signature};")
+    return "\n".join(lines) + "\n"

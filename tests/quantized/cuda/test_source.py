@@ -1,0 +1,60 @@
+"""Kernel names, launch shapes and the formats the fused kernel takes (no GPU needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from squeezebench.quantized.cuda import source
+
+
+def test_batch_tiles_cover_the_batch() -> None:
+    assert [source.batch_tiles_for(b) for b in (1, 8, 9, 16, 17, 24, 25, 32)] == [
+        1, 1, 2, 2, 4, 4, 4, 4,
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="1 to 32 rows"):
+        source.batch_tiles_for(33)
+
+
+def test_every_default_config_fits_static_shared_memory() -> None:
+    for config in (*source.DEFAULT_CONFIGS.values(), *source.SWEEP_CONFIGS):
+        assert config.shared_bytes <= source.SHARED_MEMORY_LIMIT
+        assert config.threads <= 1024
+
+
+def test_blocks_cover_every_row() -> None:
+    config = source.FusedConfig(1, 2, 8)
+    assert config.rows_per_block == 32
+    assert config.blocks(32) == 1 and config.blocks(33) == 2 and config.blocks(28672) == 896
+
+
+def test_fused_name_is_the_template_instance() -> None:
+    name = source.fused_name("bfloat16", 4, True, False, source.FusedConfig(2, 2, 8))
+    assert name == "weight_only_gemm<BF16, 4, true, false, 2, 2, 8>"
+    assert source.dequantize_name(2, "asymmetric", True, "float32") == (
+        "dequantize_packed<2, 1, true, 2>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("bits", "scheme", "group_size", "groups", "padded", "fused"),
+    [
+        (4, "symmetric", 128, 64, 8192, True),
+        (4, "asymmetric", 32, 4, 128, True),
+        (4, "symmetric", 1024, 1, 1024, True),  # per channel, whole chunks
+        (4, "symmetric", 1030, 1, 1030, False),  # per channel, a row is not whole chunks
+        (4, "symmetric", 48, 3, 144, False),  # a lane's 32 codes would straddle groups
+        (8, "symmetric", 16, 8, 128, True),
+        (8, "symmetric", 1024, 1, 1024, True),
+        (2, "symmetric", 128, 1, 128, False),  # 2 bits: dequantize path
+        (1, "binary", 128, 1, 128, False),
+    ],
+)
+def test_fused_kernel_formats(bits, scheme, group_size, groups, padded, fused) -> None:
+    assert source.fused_supported(bits, scheme, group_size, groups, padded) is fused
+
+
+def test_instances_name_each_kernel_once() -> None:
+    names = source.all_instances()
+    assert len(names) == len(set(names))
+    assert sum(n.startswith("weight_only_gemm") for n in names) == 2 * 2 * 2 * 2 * 3
+    assert "template __global__ void" in source.explicit_instantiations(names[:1])
