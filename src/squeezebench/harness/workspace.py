@@ -7,7 +7,9 @@ worker processes (one workspace per job): ``measure(job)`` never raises, it retu
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,15 +17,28 @@ from typing import Any
 
 import numpy as np
 
-from squeezebench.errors import BackendUnavailable, SqueezebenchError, UserError
+from squeezebench.errors import BackendUnavailable, ConversionError, SqueezebenchError, UserError
 from squeezebench.harness.artifact_cache import ArtifactCache, artifact_key
 from squeezebench.harness.compress import CompressedArtifact, compress
+from squeezebench.harness.convert import (
+    ConverterUnavailable,
+    chain_label,
+    find_chain,
+    no_path_reason,
+    run_chain,
+)
 from squeezebench.harness.identity import job_versions, model_fingerprint
 from squeezebench.harness.jobs import Job
 from squeezebench.harness.measure.flops import count_flops
 from squeezebench.harness.measure.size import count_parameters, sparse_tensor_bytes
 from squeezebench.harness.measure_job import latency_batch, measure_on_target
-from squeezebench.plugins.contracts import TORCH_MODULE, DatasetSplits, LoadedModel, MethodContext
+from squeezebench.plugins.contracts import (
+    TORCH_MODULE,
+    Backend,
+    DatasetSplits,
+    LoadedModel,
+    MethodContext,
+)
 from squeezebench.plugins.registry import Registry
 
 
@@ -87,6 +102,8 @@ class Workspace:
         self._data: DatasetSplits | None = None
         self._compressed: dict[tuple[str, int], CompressedArtifact] = {}
         self._metrics: dict[tuple[str, int], dict[str, Any]] = {}
+        # (variant, seed, converter names) -> converted artifact, or the ConversionError
+        self._converted: dict[tuple[str, int, tuple[str, ...]], Any] = {}
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -122,17 +139,8 @@ class Workspace:
         name = (job.variant.name, job.seed)
         if name in self._compressed:
             return self._compressed[name]
-        key = None
-        result = None
-        if self.artifact_cache is not None and job.variant.steps:
-            versions = job_versions(
-                self.registry, [s.method for s in job.variant.steps], job.target.backend
-            )
-            versions.pop(f"backend:{job.target.backend}", None)
-            key = artifact_key(
-                self.fingerprint, job.variant.steps_json(), job.seed, self.dataset, versions
-            )
-            result = self.artifact_cache.get(key)
+        key = self._cache_key(job) if job.variant.steps else None
+        result = self.artifact_cache.get(key) if key is not None else None
         if result is None:
             context = MethodContext(
                 seed=job.seed,
@@ -146,6 +154,72 @@ class Workspace:
                 self.artifact_cache.put(key, result)
         self._compressed[name] = result
         self._metrics[name] = self._artifact_metrics(result)
+        return result
+
+    def _cache_key(self, job: Job) -> str | None:
+        """The artifact-cache key of the job's compressed variant (None without a cache)."""
+        if self.artifact_cache is None:
+            return None
+        versions = job_versions(
+            self.registry, [s.method for s in job.variant.steps], job.target.backend
+        )
+        versions.pop(f"backend:{job.target.backend}", None)
+        return artifact_key(
+            self.fingerprint, job.variant.steps_json(), job.seed, self.dataset, versions
+        )
+
+    # -- conversion -------------------------------------------------------------------------
+
+    def converted(
+        self, job: Job, compressed: CompressedArtifact, backend: Backend
+    ) -> tuple[CompressedArtifact, tuple[str, ...]]:
+        """``compressed`` in a format ``backend`` runs, and the converters used (maybe none).
+
+        Conversions are done once per variant, seed and converter chain (in memory, and
+        through the artifact cache when there is one), so two targets of the same backend
+        share one export. Raises :class:`ConversionError` (:class:`ConverterUnavailable`
+        when a converter cannot run here), remembered like a success.
+        """
+        chain = find_chain(self.registry, compressed.format, backend.formats)
+        if chain is None:
+            raise ConversionError(
+                no_path_reason(compressed.format, backend.formats, f"backend {backend.name}")
+            )
+        if not chain:
+            return compressed, ()
+        names = tuple(converter.name for converter in chain)
+        memory_key = (job.variant.name, job.seed, names)
+        if memory_key not in self._converted:
+            self._converted[memory_key] = self._convert(job, compressed, chain)
+        result = self._converted[memory_key]
+        if isinstance(result, ConversionError):
+            raise result
+        return result, names
+
+    def _convert(self, job: Job, compressed: CompressedArtifact, chain: tuple) -> Any:
+        base_key = self._cache_key(job)
+        key = None
+        if base_key is not None:
+            key = hashlib.sha256(f"{base_key}:{chain_label(chain)}".encode()).hexdigest()
+            cached = self.artifact_cache.get(key)
+            if cached is not None:
+                return cached
+        try:
+            example = self.model.example_input
+            done = run_chain(chain, compressed.artifact, compressed.format, example)
+        except ConversionError as error:
+            return error
+        # the converted artifact replaces the compressed one; ``seconds`` is the conversion's
+        result = CompressedArtifact(
+            done.artifact,
+            done.format,
+            done.seconds,
+            compressed.simulated,
+            compressed.encoders,
+            compressed.notes,
+        )
+        if key is not None:
+            self.artifact_cache.put(key, result)
         return result
 
     def _artifact_metrics(self, result: CompressedArtifact) -> dict[str, Any]:
@@ -169,9 +243,18 @@ class Workspace:
     # -- measurement ------------------------------------------------------------------------
 
     def measure(self, job: Job) -> JobResult:
-        """Compress (if needed) and measure ``job``; failures become an ``error`` result."""
+        """Compress (if needed), convert, prepare and measure ``job``; never raises.
+
+        A target that cannot run here (backend or converter check, ``BackendUnavailable``)
+        is ``skipped``, or an ``error`` when the target says ``if_unavailable: fail``; an
+        artifact no converter can bring to the backend's formats is ``skipped``.
+        """
         try:
             compressed = self.compressed(job)
+        except ConverterUnavailable as error:
+            return _unavailable(job, str(error))
+        except ConversionError as error:
+            return JobResult("skipped", f"compressing {job.variant.name}: {error}")
         except Exception as error:
             return JobResult(
                 "error",
@@ -181,15 +264,15 @@ class Workspace:
         backend = self.registry.get("backend", job.target.backend)()
         try:
             reason = backend.check(job.target)
-            if reason is None and compressed.format not in backend.formats:
-                reason = (
-                    f"backend {backend.name} runs {', '.join(backend.formats)}; "
-                    f"the pipeline gives {compressed.format}"
-                )
             if reason is not None:
-                return JobResult("skipped", reason)
-            runner = backend.prepare(compressed.artifact, job.target)
-        except BackendUnavailable as error:
+                return _unavailable(job, reason)
+            runnable, conversions = self.converted(job, compressed, backend)
+            start = time.perf_counter()
+            runner = backend.prepare(runnable.artifact, job.target)
+            prepare_seconds = time.perf_counter() - start
+        except (BackendUnavailable, ConverterUnavailable) as error:
+            return _unavailable(job, str(error))
+        except ConversionError as error:
             return JobResult("skipped", str(error))
         except Exception as error:
             return JobResult(
@@ -201,14 +284,29 @@ class Workspace:
             measured = measure_on_target(
                 compressed, runner, self.data, self.model.example_input, job.benchmark
             )
+            lazy = getattr(runner, "lazy_prepare_seconds", None)
+            prepare_seconds += lazy() if lazy is not None else 0.0
         except Exception as error:
             return JobResult("error", describe_failure(error, with_traceback=True))
         finally:
             runner.close()
+        target_metrics = {
+            "artifact_format": runnable.format,
+            "conversions": ", ".join(conversions) or None,
+            "convert_seconds": runnable.seconds if conversions else None,
+            "prepare_seconds": prepare_seconds,
+        }
         return JobResult(
             "error" if measured.problem else "ok",
             measured.problem,
-            {**self._metrics[(job.variant.name, job.seed)], **measured.metrics},
+            {**self._metrics[(job.variant.name, job.seed)], **target_metrics, **measured.metrics},
             measured.batch_rows,
             measured.outputs,
         )
+
+
+def _unavailable(job: Job, reason: str) -> JobResult:
+    """A target that cannot run here: skipped, or an error if the spec says so."""
+    if getattr(job.target, "if_unavailable", "skip") == "fail":
+        return JobResult("error", f"{reason} (the target says if_unavailable: fail)")
+    return JobResult("skipped", reason)

@@ -8,7 +8,7 @@ method's params get exactly the checks (and error messages) of a built-in one.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -74,6 +74,12 @@ class TargetSpec(StrictModel):
     device: str = Field("cpu", description="Device of the backend, e.g. 'cpu' or 'cuda:0'.")
     options: dict[str, Any] = Field(default_factory=dict, description="Backend options.")
     name: str | None = Field(None, description="Label in results; defaults to backend:device.")
+    if_unavailable: Literal["skip", "fail"] = Field(
+        "skip",
+        description="When the target cannot run on this machine (a missing package, no such "
+        "device or execution provider): 'skip' records its jobs as skipped with the reason, "
+        "'fail' records them as errors, so the run exits with the job-error code.",
+    )
 
     @model_validator(mode="before")
     @classmethod

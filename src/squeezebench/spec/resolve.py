@@ -204,13 +204,18 @@ class Resolver:
         return _RawStep(str(method), params, path, params_path)
 
     def _check_formats(self, steps: list[_RawStep]) -> None:
+        """Each step must take the previous step's format, or one registered converters
+        reach from it (the harness inserts them when the pipeline runs)."""
+        from squeezebench.harness.convert import find_chain
+
         current = TORCH_MODULE
-        for step in steps:
+        for index, step in enumerate(steps):
             method = self.registry.get("method", step.method)
-            if current not in method.takes:
+            if find_chain(self.registry, current, method.takes) is None:
+                given = "the previous step gives" if index else "the model is"
                 self._issue(
-                    f"{step.method} takes {', '.join(method.takes)} but the previous step "
-                    f"gives {current}",
+                    f"{step.method} takes {', '.join(method.takes)} but {given} {current}, "
+                    "and no registered converter connects them",
                     step.path,
                 )
                 return
