@@ -1,0 +1,1 @@
+"""Built-in converters between artifact formats (registered like every other plugin)."""
