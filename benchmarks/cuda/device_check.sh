@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One call on a lent GPU machine: kernel correctness tests, the kernel benchmark (with the
+# launch-shape sweep) and the end-to-end CUDA example. Everything lands in $OUT.
+# Run from the repository root: bash benchmarks/cuda/device_check.sh [--quick]
+set -u
+OUT=${OUT:-/tmp/device-out}
+mkdir -p "$OUT"
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=$PWD/src:${PYTHONPATH:-}
+nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem,driver_version --format=csv \
+  | tee "$OUT/gpu.txt"
+python3 -c "import torch, cupy; print('torch', torch.__version__, 'cupy', cupy.__version__)"
+
+echo "== correctness"
+timeout 240 python3 -m pytest -q -x tests/quantized/cuda -p no:cacheprovider \
+  -o addopts="--import-mode=importlib" > "$OUT/pytest.txt" 2>&1
+echo "pytest exit $?"; tail -25 "$OUT/pytest.txt"
+
+echo "== kernel benchmark"
+timeout 300 python3 benchmarks/cuda/weight_only_kernels.py --sweep "$@" --out "$OUT" \
+  > "$OUT/bench.txt" 2>&1
+echo "bench exit $?"; grep -E "sweep|device" "$OUT/bench.txt" | tail -40
+
+echo "== end to end"
+(cd examples/cuda && timeout 240 python3 -m squeezebench run decoder-mlp.yaml -o "$OUT/e2e" \
+  > "$OUT/e2e.txt" 2>&1; echo "e2e exit $?")
+tail -20 "$OUT/e2e.txt"
+echo "== summary"
+sed -n '/^summary/,$p' "$OUT/bench.txt"
