@@ -110,6 +110,17 @@ def run(
             )
     except UserError as error:
         _fail(error)
+    from rich.markup import escape
+
+    from squeezebench.harness.convert import unavailable_targets
+
+    for target, reason in unavailable_targets(resolved, registry):  # said once, before work
+        then = "fail" if target.if_unavailable == "fail" else "be skipped"
+        console().print(
+            f"[yellow]unavailable[/] {escape(target.label)}: {escape(reason)} "
+            f"(its jobs will {then})",
+            highlight=False,
+        )
     plugins = [vars(info) for info in plugin_infos(default_manager())]
     reporter = ProgressReporter(console(), enabled=not quiet)
     try:
