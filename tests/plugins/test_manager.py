@@ -19,10 +19,11 @@ from squeezebench.plugins.manager import (
 
 def test_builtins_register_through_the_hook(registry) -> None:
     assert {"prune.magnitude", "quantize.dynamic_int8"} <= set(registry.names("method"))
-    assert registry.names("backend") == ["torch"]
+    assert {"torch", "onnxruntime"} <= set(registry.names("backend"))
+    assert "torch-to-onnx" in registry.names("converter")
     assert set(registry.names("model source")) == {"builtin", "file", "python"}
     assert registry.names("dataset") == ["digits"]
-    for kind in ("method", "backend", "model source", "dataset"):
+    for kind in ("method", "backend", "model source", "dataset", "converter"):
         for registration in registry.entries(kind).values():
             assert registration.distribution == BUILTIN_DISTRIBUTION
 
