@@ -53,8 +53,8 @@ class TorchToOnnx(Converter):
 
         if example_input is None:
             raise ConversionError("the model source gave no example input to trace the export")
-        example = tuple(example_input) if isinstance(example_input, tuple | list) else (
-            example_input,
+        example = (
+            tuple(example_input) if isinstance(example_input, tuple | list) else (example_input,)
         )
         module = artifact.eval() if hasattr(artifact, "eval") else artifact
         buffer = io.BytesIO()
