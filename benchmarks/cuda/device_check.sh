@@ -8,6 +8,7 @@ mkdir -p "$OUT"
 if [ -d .whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+  [ -d .whl/extra ] && export PYTHONPATH=$PWD/.whl/extra:$PYTHONPATH
 fi
 export PYTHONPATH=$PWD/src:${PYTHONPATH:-}
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem,driver_version --format=csv \
@@ -15,18 +16,19 @@ nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem,driver_version --f
 python3 -c "import torch, cupy; print('torch', torch.__version__, 'cupy', cupy.__version__)"
 
 echo "== correctness"
-timeout 240 python3 -m pytest -q -x tests/quantized/cuda -p no:cacheprovider \
+timeout 150 python3 -m pytest -q -x tests/quantized/cuda -p no:cacheprovider \
   -o addopts="--import-mode=importlib" > "$OUT/pytest.txt" 2>&1
 echo "pytest exit $?"; tail -25 "$OUT/pytest.txt"
 
 echo "== kernel benchmark"
-timeout 300 python3 benchmarks/cuda/weight_only_kernels.py --sweep "$@" --out "$OUT" \
+timeout 200 python3 benchmarks/cuda/weight_only_kernels.py --sweep "$@" --out "$OUT" \
   > "$OUT/bench.txt" 2>&1
-echo "bench exit $?"; grep -E "sweep|device" "$OUT/bench.txt" | tail -40
+echo "bench exit $?"; grep -E "sweep|device|tiles|in use" "$OUT/bench.txt" | tail -40
+[ -f "$OUT/tuned_configs.json" ] && export SQUEEZEBENCH_CUDA_CONFIGS=$OUT/tuned_configs.json
 
 echo "== end to end"
-(cd examples/cuda && timeout 240 python3 -m squeezebench run decoder-mlp.yaml -o "$OUT/e2e" \
+(cd examples/cuda && timeout 170 python3 -m squeezebench run decoder-mlp.yaml -o "$OUT/e2e" \
   > "$OUT/e2e.txt" 2>&1; echo "e2e exit $?")
-tail -20 "$OUT/e2e.txt"
+tail -32 "$OUT/e2e.txt"
 echo "== summary"
 sed -n '/^summary/,$p' "$OUT/bench.txt"

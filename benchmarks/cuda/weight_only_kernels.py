@@ -14,7 +14,7 @@ column times the same calls without a graph: the Python and launch overhead a ca
 
     python benchmarks/cuda/weight_only_kernels.py [--sweep] [--quick] [--out DIR]
 
-``--sweep`` also times every launch shape of ``SWEEP_CONFIGS`` at batches 1, 4, 16, 32 and
+``--sweep`` also times every launch shape of ``SWEEP_CONFIGS`` at batches 1, 16, 32 and
 prints the fastest per case (how ``DEFAULT_CONFIGS`` is chosen). Results go to
 ``DIR/weight_only_kernels.json`` as well.
 """
@@ -25,6 +25,7 @@ import argparse
 import functools
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -108,8 +109,8 @@ def check(layer: QuantizedLinear, x: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sweep", action="store_true", help="also time every launch shape")
-    parser.add_argument("--quick", action="store_true", help="first and last shape only")
+    parser.add_argument("--sweep", action="store_true", help="tune the launch shapes first")
+    parser.add_argument("--quick", action="store_true", help="the two 8192-input shapes only")
     parser.add_argument("--out", type=Path, default=None, help="folder for the JSON results")
     args = parser.parse_args()
 
@@ -119,7 +120,16 @@ def main() -> None:
     print(f"device: {props.name}, {props.multi_processor_count} SMs, L2 {l2 / 2**20:.0f} MiB")
     print(f"device-to-device copy: {bandwidth / 1e9:.0f} GB/s (read + write)")
     results: dict = {"device": props.name, "copy_GBps": bandwidth / 1e9, "rows": [], "sweep": []}
-    shapes = [SHAPES[0], SHAPES[-1]] if args.quick else SHAPES
+    shapes = SHAPES[2:] if args.quick else SHAPES
+    if args.sweep:
+        tuned = sweep(shapes, l2, results)
+        folder = args.out or Path(".")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "tuned_configs.json"
+        path.write_text(source.configs_to_json(tuned))
+        os.environ[source.CONFIGS_VARIABLE] = str(path)  # the table below uses them
+        print(f"launch shapes in use: {path}")
+    print("in use:", {k: str(v) for k, v in source.configs_in_use().items()})
     header = (
         f"{'format':<13}{'shape':>12}{'batch':>6}{'ours us':>9}{'eager us':>9}{'fp16 us':>9}"
         f"{'speedup':>8}{'GB/s':>7}{'of copy':>8}{'rel err':>9}"
@@ -133,10 +143,8 @@ def main() -> None:
             for _ in range(copies_for(dense_bytes, l2))
         ]
         for label, (bits, scheme, group) in FORMATS.items():
-            first = random_layer(in_f, out_f, bits, scheme, group)
-            count = copies_for(layer_bytes(first), l2)
-            layers = [first] + [random_layer(in_f, out_f, bits, scheme, group) for _ in
-                                range(count - 1)]  # fmt: skip
+            layers = rotated_layers(in_f, out_f, bits, scheme, group, l2)
+            first = layers[0]
             for batch in BATCHES:
                 x = torch.randn(batch, in_f, device="cuda", dtype=torch.float16)
                 error = check(first, x)
@@ -161,9 +169,7 @@ def main() -> None:
                 )
                 lines.append(line)
                 print(line, flush=True)
-            if args.sweep:
-                sweep(layers, in_f, out_f, label, bits, group, results)
-            del layers
+            del layers, first
         del dense
         torch.cuda.empty_cache()
     print("\n".join(["", "summary", *lines]))
@@ -172,41 +178,57 @@ def main() -> None:
         (args.out / "weight_only_kernels.json").write_text(json.dumps(results, indent=1))
 
 
-def sweep(layers, in_f, out_f, label, bits, group, results) -> None:
-    group_size = layers[0].format.group_size
-    for batch in (1, 4, 16, 32):
-        x = torch.randn(batch, in_f, device="cuda", dtype=torch.float16)
-        out = torch.empty(batch, out_f, device="cuda", dtype=torch.float16)
-        timings = {}
-        for config in source.SWEEP_CONFIGS:
-            if config.batch_tiles != source.batch_tiles_for(batch):
-                continue
-            calls = [
-                functools.partial(
-                    launch.fused_gemm,
-                    x,
-                    layer.packed_weight,
-                    layer.scales,
-                    None,
-                    None,
-                    out,
-                    bits=bits,
-                    group_size=group_size,
-                    config=config,
+def rotated_layers(in_f, out_f, bits, scheme, group, l2) -> list[QuantizedLinear]:
+    first = random_layer(in_f, out_f, bits, scheme, group)
+    count = copies_for(layer_bytes(first), l2)
+    return [first] + [random_layer(in_f, out_f, bits, scheme, group) for _ in range(count - 1)]
+
+
+def sweep(shapes, l2, results) -> dict[int, source.FusedConfig]:
+    """Time every launch shape; per batch tiles, pick the one with the lowest mean time
+    relative to the best of each case (every shape and format counts alike)."""
+    relative: dict[str, list[float]] = {}
+    for in_f, out_f in shapes:
+        for label, (bits, scheme, group) in FORMATS.items():
+            layers = rotated_layers(in_f, out_f, bits, scheme, group, l2)
+            group_size = layers[0].format.group_size
+            for batch in (1, 16, 32):
+                x = torch.randn(batch, in_f, device="cuda", dtype=torch.float16)
+                out = torch.empty(batch, out_f, device="cuda", dtype=torch.float16)
+                timings = {}
+                for config in source.SWEEP_CONFIGS:
+                    if config.batch_tiles != source.batch_tiles_for(batch):
+                        continue
+                    calls = [
+                        functools.partial(
+                            launch.fused_gemm, x, layer.packed_weight, layer.scales, None,
+                            None, out, bits=bits, group_size=group_size, config=config,
+                        )
+                        for layer in layers
+                    ]  # fmt: skip
+                    timings[str(config)] = graph_ms(calls) * 1e3
+                best = min(timings.values())
+                for name, value in timings.items():
+                    relative.setdefault(name, []).append(value / best)
+                fastest = min(timings, key=timings.get)
+                results["sweep"].append(
+                    {"format": label, "in": in_f, "out": out_f, "batch": batch, "us": timings}
                 )
-                for layer in layers
-            ]
-            timings[str(config)] = graph_ms(calls) * 1e3
-        best = min(timings, key=timings.get)
-        default = str(source.fused_config(batch))
-        results["sweep"].append(
-            {"format": label, "in": in_f, "out": out_f, "batch": batch, "us": timings}
-        )
-        print(
-            f"  sweep {label} {in_f}x{out_f} batch {batch}: best {best} {timings[best]:.1f} us,"
-            f" default {timings[default]:.1f} us",
-            flush=True,
-        )
+                print(
+                    f"  sweep {label} {in_f}x{out_f} batch {batch}: fastest {fastest} "
+                    f"{timings[fastest]:.1f} us",
+                    flush=True,
+                )
+            del layers
+        torch.cuda.empty_cache()
+    tuned = {}
+    for tiles in (1, 2, 4):
+        candidates = [c for c in source.SWEEP_CONFIGS if c.batch_tiles == tiles]
+        scores = {c: sum(relative[str(c)]) / len(relative[str(c)]) for c in candidates}
+        tuned[tiles] = min(scores, key=scores.get)
+        ranking = sorted(scores.items(), key=lambda item: item[1])[:4]
+        print(f"  tiles {tiles}: " + ", ".join(f"{c} {v:.3f}" for c, v in ranking))
+    return tuned
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""A decoder-style MLP stack (LLaMA-7B feed-forward shapes) with random weights.
+"""A decoder-style feed-forward stack (LLaMA-2-70B shapes) with random weights.
 
-Four blocks of ``x + down(silu(gate(x)) * up(x))`` at hidden size 4096 and intermediate size
-11008, no biases: 541M parameters, the matrices of LLM decoding, where every token (batch 1)
-streams all the weights once. Random weights are enough here: the example measures latency
-and size; its accuracy would mean nothing.
+``BLOCKS`` blocks of ``x + down(silu(gate(x)) * up(x))`` at hidden size 8192 and intermediate
+size 28672, no biases: 705M parameters per block, the matrices of LLM decoding, where every
+token (batch 1) streams all the weights once. Random weights are enough here: the example
+measures latency and size; its accuracy would mean nothing.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-HIDDEN = 4096
-INTERMEDIATE = 11008
-BLOCKS = 4
+HIDDEN = 8192
+INTERMEDIATE = 28672
+BLOCKS = 1
 
 
 class FeedForward(nn.Module):

@@ -25,11 +25,13 @@ def test_blocks_cover_every_row() -> None:
     config = source.FusedConfig(1, 2, 8)
     assert config.rows_per_block == 32
     assert config.blocks(32) == 1 and config.blocks(33) == 2 and config.blocks(28672) == 896
+    own_rows = source.FusedConfig(1, 2, 4, split_k=False)  # each warp its own 32 rows
+    assert own_rows.rows_per_block == 128 and own_rows.shared_bytes == 0
 
 
 def test_fused_name_is_the_template_instance() -> None:
-    name = source.fused_name("bfloat16", 4, True, False, source.FusedConfig(2, 2, 8))
-    assert name == "weight_only_gemm<BF16, 4, true, false, 2, 2, 8>"
+    name = source.fused_name("bfloat16", 4, True, False, source.FusedConfig(2, 2, 8, 3, False))
+    assert name == "weight_only_gemm<BF16, 4, true, false, 2, 2, 8, 3, false>"
     assert source.dequantize_name(2, "asymmetric", True, "float32") == (
         "dequantize_packed<2, 1, true, 2>"
     )

@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from typing import TYPE_CHECKING, Literal
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -105,42 +107,75 @@ def cuda_linear(x: torch.Tensor, layer: QuantizedLinear) -> torch.Tensor:
     )
     if path == "reference" or rows.shape[0] == 0:
         return layer.reference_forward(x)
+    if path == "dequantize":
+        return _dequantize_then_linear(x, layer)
+    inputs = _aligned_rows(rows, fmt.padded_in_features)
+    out = torch.empty(rows.shape[0], fmt.out_features, dtype=x.dtype, device=x.device)
+    stream = torch.cuda.current_stream(x.device).cuda_stream
+    for start, launcher in _fused_launchers(layer, x.dtype, rows.shape[0]):
+        launcher(inputs[start].data_ptr(), out[start].data_ptr(), stream)
+    return out.reshape(*x.shape[:-1], fmt.out_features)
+
+
+_launcher_cache: weakref.WeakKeyDictionary[Any, tuple[tuple, list]] = weakref.WeakKeyDictionary()
+
+
+def _fused_launchers(
+    layer: QuantizedLinear, dtype: torch.dtype, rows: int
+) -> list[tuple[int, Callable[[int, int, int], None]]]:
+    """One prepared launch per chunk of 32 rows, cached per layer while its buffers stay
+    the same tensors, unmodified (a ``load_state_dict`` or ``.to()`` invalidates it)."""
     from squeezebench.quantized.cuda import launch
 
+    buffers = (layer.packed_weight, layer.scales, layer.zero_points, layer.bias)
+    state = tuple((b.data_ptr(), b._version) if b is not None else None for b in buffers)
+    key = (dtype, rows, state)
+    cached = _launcher_cache.get(layer)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    fmt = layer.format
     scales = _kernel_scales(layer.scales)
     zero_points = None if layer.zero_points is None else layer.zero_points.contiguous()
     packed = layer.packed_weight.contiguous()
-    if path == "dequantize":
-        weight = torch.empty(fmt.out_features, fmt.in_features, dtype=x.dtype, device=x.device)
-        launch.dequantize(
-            packed,
-            scales,
-            zero_points,
-            weight,
-            bits=fmt.bits,
-            scheme=fmt.scheme,
-            padded_in_features=fmt.padded_in_features,
-            group_size=fmt.group_size,
-        )
-        bias = None if layer.bias is None else layer.bias.to(x.dtype)
-        return F.linear(x, weight, bias)
-    inputs = _aligned_rows(rows, fmt.padded_in_features)
-    out = torch.empty(rows.shape[0], fmt.out_features, dtype=x.dtype, device=x.device)
     bias = None if layer.bias is None else layer.bias.to(torch.float32).contiguous()
-    for start in range(0, rows.shape[0], source.MAX_FUSED_BATCH):
-        chunk = inputs[start : start + source.MAX_FUSED_BATCH]
-        launch.fused_gemm(
-            chunk,
+    launchers: list[tuple[int, Callable[[int, int, int], None]]] = []
+    for start in range(0, rows, source.MAX_FUSED_BATCH):
+        chunk = min(source.MAX_FUSED_BATCH, rows - start)
+        run = launch.prepare_fused(
             packed,
             scales,
             zero_points,
             bias,
-            out[start : start + source.MAX_FUSED_BATCH],
+            activation=dtype,
+            rows=chunk,
+            padded_in_features=fmt.padded_in_features,
             bits=fmt.bits,
             group_size=fmt.group_size,
-            config=source.fused_config(chunk.shape[0]),
+            config=source.fused_config(chunk),
         )
-    return out.reshape(*x.shape[:-1], fmt.out_features)
+        launchers.append((start, run))
+    # the launchers hold raw pointers: keep the tensors they point to alive with them
+    _launcher_cache[layer] = (key, launchers, (packed, scales, zero_points, bias))
+    return launchers
+
+
+def _dequantize_then_linear(x: torch.Tensor, layer: QuantizedLinear) -> torch.Tensor:
+    from squeezebench.quantized.cuda import launch
+
+    fmt = layer.format
+    weight = torch.empty(fmt.out_features, fmt.in_features, dtype=x.dtype, device=x.device)
+    launch.dequantize(
+        layer.packed_weight.contiguous(),
+        _kernel_scales(layer.scales),
+        None if layer.zero_points is None else layer.zero_points.contiguous(),
+        weight,
+        bits=fmt.bits,
+        scheme=fmt.scheme,
+        padded_in_features=fmt.padded_in_features,
+        group_size=fmt.group_size,
+    )
+    bias = None if layer.bias is None else layer.bias.to(x.dtype)
+    return F.linear(x, weight, bias)
 
 
 def _kernel_scales(scales: torch.Tensor) -> torch.Tensor:

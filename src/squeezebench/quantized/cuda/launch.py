@@ -11,6 +11,8 @@ instance and device.
 from __future__ import annotations
 
 import functools
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,21 +37,82 @@ def _function(name: str, device_index: int) -> Any:
 def _external_stream(pointer: int, device_index: int) -> Any:
     import cupy
 
-    return cupy.cuda.ExternalStream(pointer, device_index)
+    with warnings.catch_warnings():  # CuPy 14 prefers Stream.from_external(protocol object)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return cupy.cuda.ExternalStream(pointer, device_index)
 
 
 def _pointer(tensor: torch.Tensor | None) -> np.uint64:
     return np.uint64(0 if tensor is None else tensor.data_ptr())
 
 
-def _launch(name: str, device: torch.device, grid: int, block: int, args: tuple) -> None:
+def device_index(device: torch.device) -> int:
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
+def _run(kernel: Any, grid: int, block: int, args: tuple, index: int, stream: int) -> None:
+    """Launch on device ``index`` and stream pointer ``stream`` (torch's current one)."""
     import cupy
 
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    kernel = _function(name, index)
-    stream = _external_stream(torch.cuda.current_stream(device).cuda_stream, index)
-    with cupy.cuda.Device(index), stream:
+    if cupy.cuda.runtime.getDevice() == index and cupy.cuda.get_current_stream().ptr == stream:
+        kernel((grid,), (block,), args)  # the common case: nothing to switch
+        return
+    with cupy.cuda.Device(index), _external_stream(stream, index):
         kernel((grid,), (block,), args)
+
+
+def _launch(name: str, device: torch.device, grid: int, block: int, args: tuple) -> None:
+    index = device_index(device)
+    stream = torch.cuda.current_stream(device).cuda_stream
+    _run(_function(name, index), grid, block, args, index, stream)
+
+
+def prepare_fused(
+    packed: torch.Tensor,
+    scales: torch.Tensor,
+    zero_points: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    *,
+    activation: torch.dtype,
+    rows: int,
+    padded_in_features: int,
+    bits: int,
+    group_size: int,
+    config: FusedConfig,
+) -> Callable[[int, int, int], None]:
+    """A launcher of the fused kernel for ``rows`` rows, all but x and out fixed.
+
+    The returned function takes the data pointers of x (rows, padded_in_features,
+    contiguous) and of out (rows, N, contiguous), and torch's current stream pointer. It
+    saves the per-call cost of naming, looking up and packing the constant arguments.
+    """
+    out_features = packed.shape[0]
+    name = source.fused_name(
+        str(activation).removeprefix("torch."),
+        bits,
+        zero_points is not None,
+        scales.dtype == torch.float32,
+        config,
+    )
+    index = device_index(packed.device)
+    kernel = _function(name, index)
+    head = (_pointer(packed), _pointer(scales), _pointer(zero_points), _pointer(bias))
+    tail = (
+        np.int32(out_features),
+        np.int32(padded_in_features),
+        np.int32(rows),
+        np.int32(scales.shape[1]),
+        np.int32(group_size),
+        np.int64(padded_in_features),
+        np.int64(out_features),
+    )
+    grid, block = config.blocks(out_features), config.threads
+
+    def run(x_pointer: int, out_pointer: int, stream: int) -> None:
+        args = (*head, np.uint64(x_pointer), np.uint64(out_pointer), *tail)
+        _run(kernel, grid, block, args, index, stream)
+
+    return run
 
 
 def fused_gemm(

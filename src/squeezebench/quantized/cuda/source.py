@@ -6,7 +6,10 @@ all read the kernel names and configurations from here, so they cannot drift apa
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,16 +53,20 @@ class FusedConfig:
     """Launch shape of the fused kernel.
 
     ``batch_tiles``: tiles of 8 batch rows per launch (1, 2 or 4); ``row_tiles``: tiles of
-    16 output rows per block; ``warps``: warps per block, splitting K between them.
+    16 output rows per warp; ``warps`` per block; ``stages``: K blocks each warp keeps in
+    flight; ``split_k``: the block's warps share their rows and split K (summed in shared
+    memory), or each warp owns its rows and walks all of K.
     """
 
     batch_tiles: int
     row_tiles: int
     warps: int
+    stages: int = 2
+    split_k: bool = True
 
     @property
     def rows_per_block(self) -> int:
-        return 16 * self.row_tiles
+        return 16 * self.row_tiles * (1 if self.split_k else self.warps)
 
     @property
     def threads(self) -> int:
@@ -68,27 +75,41 @@ class FusedConfig:
     @property
     def shared_bytes(self) -> int:
         """The block's reduction buffer: one float per accumulator of every lane."""
+        if not self.split_k:
+            return 0
         return self.warps * self.row_tiles * self.batch_tiles * 4 * 32 * 4
 
     def blocks(self, out_features: int) -> int:
         return -(-out_features // self.rows_per_block)
 
+    def __str__(self) -> str:
+        split = "split-k" if self.split_k else "own-rows"
+        return f"nt{self.batch_tiles}-r{self.row_tiles}-w{self.warps}-s{self.stages}-{split}"
+
 
 DEFAULT_CONFIGS: dict[int, FusedConfig] = {
-    1: FusedConfig(1, 2, 8),
-    2: FusedConfig(2, 2, 8),
-    4: FusedConfig(4, 2, 8),
+    1: FusedConfig(1, 2, 4, 3, True),
+    2: FusedConfig(2, 2, 4, 2, True),
+    4: FusedConfig(4, 1, 4, 2, True),
 }
-"""The configuration used for each number of batch tiles (chosen on an H200, see
-``docs/kernels.md``)."""
+"""The configuration used for each number of batch tiles (see ``docs/kernels.md``)."""
 
-SWEEP_CONFIGS: tuple[FusedConfig, ...] = tuple(
-    FusedConfig(nt, r, w)
-    for nt in (1, 2, 4)
-    for r, w in ((1, 8), (2, 8), (2, 4), (4, 4), (1, 4), (4, 8))
-    if FusedConfig(nt, r, w).shared_bytes <= SHARED_MEMORY_LIMIT
+SWEEP_CONFIGS: tuple[FusedConfig, ...] = (
+    *(
+        FusedConfig(1, r, w, st, True)
+        for r in (1, 2, 4)
+        for w in (4, 8)
+        for st in (2, 3)
+        if (r, w, st) != (1, 4, 2)  # spills 8 bytes
+    ),
+    *(FusedConfig(1, r, w, 3, False) for r in (1, 2) for w in (4, 8)),
+    *(FusedConfig(2, 2, w, st, True) for w in (4, 8) for st in (2, 3)),
+    *(FusedConfig(2, 4, w, 2, True) for w in (4, 8)),
+    *(FusedConfig(2, r, w, 2, False) for r in (2, 4) for w in (4, 8)),
+    *(FusedConfig(4, r, 4, 2, split) for r in (1, 2) for split in (True, False)),
 )
-"""Configurations the kernel benchmark's ``--sweep`` compares."""
+"""Configurations the kernel benchmark's ``--sweep`` compares (none spills registers on
+sm_90 with nvcc 13.0)."""
 
 
 def batch_tiles_for(batch: int) -> int:
@@ -99,9 +120,38 @@ def batch_tiles_for(batch: int) -> int:
     return 1 if tiles == 1 else 2 if tiles == 2 else 4
 
 
+CONFIGS_VARIABLE = "SQUEEZEBENCH_CUDA_CONFIGS"
+"""Path of a JSON file of launch shapes per batch tiles (what ``benchmarks/cuda/
+weight_only_kernels.py --sweep`` writes for the GPU it ran on); overrides the defaults."""
+
+
 def fused_config(batch: int) -> FusedConfig:
     """The launch shape for ``batch`` rows."""
-    return DEFAULT_CONFIGS[batch_tiles_for(batch)]
+    return configs_in_use()[batch_tiles_for(batch)]
+
+
+def configs_in_use() -> dict[int, FusedConfig]:
+    """:data:`DEFAULT_CONFIGS`, with those of the file named by ``SQUEEZEBENCH_CUDA_CONFIGS``."""
+    path = os.environ.get(CONFIGS_VARIABLE)
+    return {**DEFAULT_CONFIGS, **_configs_from(path)} if path else DEFAULT_CONFIGS
+
+
+@functools.cache
+def _configs_from(path: str) -> dict[int, FusedConfig]:
+    try:
+        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+        configs = {int(tiles): FusedConfig(**fields) for tiles, fields in entries.items()}
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"{CONFIGS_VARIABLE}={path}: not a launch-shape file ({error})") from None
+    for tiles, config in configs.items():
+        if config.batch_tiles != tiles or config.shared_bytes > SHARED_MEMORY_LIMIT:
+            raise ValueError(f"{CONFIGS_VARIABLE}={path}: {config} cannot serve {tiles} tiles")
+    return configs
+
+
+def configs_to_json(configs: dict[int, FusedConfig]) -> str:
+    """The file format of ``SQUEEZEBENCH_CUDA_CONFIGS``."""
+    return json.dumps({str(k): dataclasses.asdict(v) for k, v in configs.items()}, indent=1)
 
 
 def fused_name(
@@ -111,7 +161,8 @@ def fused_name(
     flag = {True: "true", False: "false"}
     return (
         f"weight_only_gemm<{ACTIVATIONS[activation]}, {bits}, {flag[asymmetric]}, "
-        f"{flag[float32_scales]}, {config.batch_tiles}, {config.row_tiles}, {config.warps}>"
+        f"{flag[float32_scales]}, {config.batch_tiles}, {config.row_tiles}, {config.warps}, "
+        f"{config.stages}, {flag[config.split_k]}>"
     )
 
 

@@ -11,9 +11,11 @@
 // arithmetic runs on the tensor cores (mma.m16n8k16, fp32 accumulation) so that dequantizing
 // and multiplying stay far under the time the weight bytes take to arrive.
 //
-// Work split. A block owns 16 * R consecutive output rows (R tiles of 16) and all of K; its
-// WARPS warps split K into blocks of KB codes (128 for int4, 64 for int8), round robin, and add
-// their partial sums in shared memory at the end. In a warp, lane = 4 * g + t: the lane reads
+// Work split. K is cut into blocks of KB codes (128 for int4, 64 for int8). With SPLIT_K, a
+// block owns 16 * R consecutive output rows (R tiles of 16) and its WARPS warps take the K
+// blocks round robin, adding their partial sums in shared memory at the end; without, each
+// warp owns R tiles of its own and walks all of K. Each warp keeps STAGES K blocks of loads
+// in flight (a ring in registers), scales and zero points included. In a warp, lane = 4 * g + t: the lane reads
 // the codes [t * CPT, (t + 1) * CPT) of each K block (CPT = 32 int4 or 16 int8 codes = 16
 // bytes) of rows g and g + 8 of every tile, and the same K range of x for batch rows g, g + 8,
 // g + 16 and g + 24. A dot product may visit K in any order, so each lane feeds the tensor
@@ -190,8 +192,9 @@ struct Codes<8> {
     }
 };
 
-// The dequantization constants of one (row, group): the fast path keeps half2 values
-// (1024 + z, 1024 + z) and (scale, scale); the float path keeps z and the scale.
+// The dequantization constants of one (row, group), built from the raw stored values
+// (`scale_bits`: the half's 16 bits or the float's 32; `zero`: the zero point): the fast path
+// keeps half2 values (1024 + z, 1024 + z) and (scale, scale); the float path z and the scale.
 struct GroupConstants {
     u32 offset2;
     u32 scale2;
@@ -200,23 +203,22 @@ struct GroupConstants {
 };
 
 template <typename Act, int BITS, bool ASYM, bool F32_SCALES>
-__device__ __forceinline__ GroupConstants group_constants(
-    const void* scales, const u8* zeros, long long index, bool valid) {
+__device__ __forceinline__ GroupConstants group_constants(u32 scale_bits, u32 zero_point) {
     GroupConstants c;
-    const int zero = ASYM ? (valid ? static_cast<int>(zeros[index]) : 0) : (1 << (BITS - 1));
+    const u32 zero = ASYM ? zero_point : (1u << (BITS - 1));
     constexpr bool fast = !Act::bf16 && !F32_SCALES;
     if constexpr (fast) {
-        const u16 s = valid ? static_cast<const u16*>(scales)[index] : static_cast<u16>(0);
-        c.scale2 = static_cast<u32>(s) | (static_cast<u32>(s) << 16);
-        const u32 off = 0x6400u | static_cast<u32>(zero);  // the half 1024 + zero
+        c.scale2 = scale_bits | (scale_bits << 16);
+        const u32 off = 0x6400u | zero;  // the half 1024 + zero
         c.offset2 = off | (off << 16);
         c.zero = 0.0f;
         c.scale = 0.0f;
     } else {
-        float s = 0.0f;
-        if (valid) {
-            s = F32_SCALES ? static_cast<const float*>(scales)[index]
-                           : half_to_float(static_cast<const u16*>(scales)[index]);
+        float s;
+        if constexpr (F32_SCALES) {
+            asm("mov.b32 %0, %1;" : "=f"(s) : "r"(scale_bits));
+        } else {
+            s = half_to_float(static_cast<u16>(scale_bits));
         }
         c.scale = s;
         c.zero = static_cast<float>(zero);
@@ -242,17 +244,26 @@ __device__ __forceinline__ u32 dequant_pair(u32 word, int p, const GroupConstant
 // The fused kernel
 // ------------------------------------------------------------------------------------------
 
+// What one lane loads for one K block: 16 bytes of rows g and g + 8 of each row tile, their
+// scales and zero points, and its K range of x for batch rows g + 8j.
 template <int BITS, int R, int NT>
 struct Stage {
-    static constexpr int CPT = 128 / BITS;  // codes per lane per K block (16 bytes)
-    u32 w[R][2][4];                         // 16 bytes of rows g and g+8 of each tile
-    u32 x[NT][CPT / 8][4];                  // CPT halves of batch rows g + 8j
-    int k0;                                 // first code of this lane's K range
+    static constexpr int CPT = 128 / BITS;
+    u32 w[R][2][4];
+    u32 scale[R][2];
+    u32 zero[R][2];
+    u32 x[NT][CPT / 8][4];
+    int k0;  // first code of this lane's K range
 };
 
-template <typename Act, int BITS, bool ASYM, bool F32_SCALES, int NT, int R, int WARPS>
+// Template parameters: activation tag, bits, asymmetric, float32 scales, NT batch tiles of 8,
+// R row tiles of 16 per warp, WARPS per block, STAGES K blocks in flight per warp (a ring
+// in registers), SPLIT_K: the block's warps share R row tiles and split K (partial sums added
+// in shared memory) or each warp owns R row tiles and walks all of K.
+template <typename Act, int BITS, bool ASYM, bool F32_SCALES, int NT, int R, int WARPS,
+          int STAGES, bool SPLIT_K>
 __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
-    const u8* __restrict__ packed,  // (N, Kp * BITS / 8)
+    const u8* __restrict__ packed,    // (N, Kp * BITS / 8)
     const void* __restrict__ scales,  // (N, G) half or float
     const u8* __restrict__ zeros,     // (N, G) or null
     const float* __restrict__ bias,   // (N) or null
@@ -268,9 +279,12 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
     const int warp = threadIdx.x >> 5;
     const int g = lane >> 2;
     const int t = lane & 3;
-    const int row0 = blockIdx.x * (16 * R);
+    const int rows_per_block = SPLIT_K ? 16 * R : 16 * R * WARPS;
+    const int row0 = blockIdx.x * rows_per_block + (SPLIT_K ? 0 : warp * 16 * R);
     const long long row_bytes = static_cast<long long>(Kp) * BITS / 8;
     const int blocks_k = (Kp + KB - 1) / KB;
+    const int k_first = SPLIT_K ? warp : 0;
+    const int k_step = SPLIT_K ? WARPS : 1;
 
     float acc[R][NT][4];
 #pragma unroll
@@ -283,16 +297,25 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
     auto load = [&](Stage<BITS, R, NT>& s, int kb) {
         s.k0 = kb * KB + t * CPT;
         const bool k_valid = kb < blocks_k && s.k0 < Kp;
+        const int group = (G == 1 || !k_valid) ? 0 : s.k0 / group_size;
 #pragma unroll
         for (int r = 0; r < R; ++r)
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 const int row = row0 + r * 16 + g + 8 * h;
-                if (k_valid && row < N) {
+                const bool valid = k_valid && row < N;
+                const long long index = static_cast<long long>(row) * G + group;
+                if (valid) {
                     load_stream_16(s.w[r][h], packed + row * row_bytes + s.k0 * BITS / 8);
+                    s.scale[r][h] = F32_SCALES
+                        ? static_cast<const u32*>(scales)[index]
+                        : static_cast<u32>(static_cast<const u16*>(scales)[index]);
+                    s.zero[r][h] = ASYM ? static_cast<u32>(zeros[index]) : 0u;
                 } else {
 #pragma unroll
                     for (int i = 0; i < 4; ++i) s.w[r][h][i] = 0u;
+                    s.scale[r][h] = 0u;  // a zero scale: the row contributes nothing
+                    s.zero[r][h] = 0u;
                 }
             }
 #pragma unroll
@@ -310,20 +333,14 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
         }
     };
 
-    // Every lane takes part in every mma: a lane past the end of K (its stage holds zeros)
-    // still runs the steps, with zero scales.
+    // Every lane of the warp takes part in every mma: a lane past the end of K holds zeros.
     auto compute = [&](const Stage<BITS, R, NT>& s) {
-        const bool k_valid = s.k0 < Kp;
-        const int group = (G == 1 || !k_valid) ? 0 : s.k0 / group_size;
         GroupConstants c[R][2];
 #pragma unroll
         for (int r = 0; r < R; ++r)
 #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                const int row = row0 + r * 16 + g + 8 * h;
-                c[r][h] = group_constants<Act, BITS, ASYM, F32_SCALES>(
-                    scales, zeros, static_cast<long long>(row) * G + group, k_valid && row < N);
-            }
+            for (int h = 0; h < 2; ++h)
+                c[r][h] = group_constants<Act, BITS, ASYM, F32_SCALES>(s.scale[r][h], s.zero[r][h]);
 #pragma unroll
         for (int word = 0; word < WORDS; ++word) {
 #pragma unroll
@@ -361,40 +378,60 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
         }
     };
 
-    // Two stages in registers: the next K block's loads are in flight while this one computes.
-    Stage<BITS, R, NT> current, next;
-    load(current, warp);
-    for (int kb = warp; kb < blocks_k; kb += WARPS) {
-        load(next, kb + WARPS);
-        compute(current);
-        current = next;
+    // A ring of STAGES K blocks in registers: while one block is multiplied, the loads of
+    // the next STAGES - 1 are in flight.
+    Stage<BITS, R, NT> ring[STAGES];
+#pragma unroll
+    for (int i = 0; i < STAGES; ++i) load(ring[i], k_first + i * k_step);
+    for (int kb = k_first; kb < blocks_k; kb += STAGES * k_step) {
+#pragma unroll
+        for (int i = 0; i < STAGES; ++i) {
+            if (kb + i * k_step < blocks_k) compute(ring[i]);  // warp-uniform condition
+            load(ring[i], kb + (i + STAGES) * k_step);
+        }
     }
 
-    // Add the warps' partial sums; lane l of warp w keeps its values at red[w][i][l].
-    constexpr int PER_LANE = R * NT * 4;
-    __shared__ float red[WARPS][PER_LANE][32];
+    // accumulator i of lane l: row g (+8 for i >= 2), batch column 8j + 2t + (i & 1)
+    if constexpr (!SPLIT_K) {
 #pragma unroll
-    for (int r = 0; r < R; ++r)
+        for (int r = 0; r < R; ++r)
 #pragma unroll
-        for (int j = 0; j < NT; ++j)
+            for (int j = 0; j < NT; ++j)
 #pragma unroll
-            for (int i = 0; i < 4; ++i) red[warp][(r * NT + j) * 4 + i][lane] = acc[r][j][i];
-    __syncthreads();
-    for (int e = threadIdx.x; e < PER_LANE * 32; e += WARPS * 32) {
-        const int index = e >> 5;
-        const int l = e & 31;
-        float sum = 0.0f;
+                for (int i = 0; i < 4; ++i) {
+                    const int row = row0 + r * 16 + g + (i >= 2 ? 8 : 0);
+                    const int n = 8 * j + 2 * t + (i & 1);
+                    if (row < N && n < B) {
+                        const float sum = acc[r][j][i] + (bias != nullptr ? bias[row] : 0.0f);
+                        y[n * ldy + row] = from_float<Act>(sum);
+                    }
+                }
+    } else {
+        // Add the warps' partial sums; lane l of warp w keeps its values at red[w][i][l].
+        constexpr int PER_LANE = R * NT * 4;
+        __shared__ float red[WARPS][PER_LANE][32];
 #pragma unroll
-        for (int w = 0; w < WARPS; ++w) sum += red[w][index][l];
-        const int i = index & 3;
-        const int j = (index >> 2) % NT;
-        const int r = (index >> 2) / NT;
-        // accumulator i of lane l: row g (+8 for i >= 2), batch column 2t + (i & 1)
-        const int row = row0 + r * 16 + (l >> 2) + (i >= 2 ? 8 : 0);
-        const int n = 8 * j + 2 * (l & 3) + (i & 1);
-        if (row < N && n < B) {
-            if (bias != nullptr) sum += bias[row];
-            y[n * ldy + row] = from_float<Act>(sum);
+        for (int r = 0; r < R; ++r)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) red[warp][(r * NT + j) * 4 + i][lane] = acc[r][j][i];
+        __syncthreads();
+        for (int e = threadIdx.x; e < PER_LANE * 32; e += WARPS * 32) {
+            const int index = e >> 5;
+            const int l = e & 31;
+            float sum = 0.0f;
+#pragma unroll
+            for (int w = 0; w < WARPS; ++w) sum += red[w][index][l];
+            const int i = index & 3;
+            const int j = (index >> 2) % NT;
+            const int r = (index >> 2) / NT;
+            const int row = row0 + r * 16 + (l >> 2) + (i >= 2 ? 8 : 0);
+            const int n = 8 * j + 2 * (l & 3) + (i & 1);
+            if (row < N && n < B) {
+                if (bias != nullptr) sum += bias[row];
+                y[n * ldy + row] = from_float<Act>(sum);
+            }
         }
     }
 }
