@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from squeezebench.harness.measure.quality import agreement
+from squeezebench.harness.measure.quality import (
+    EMBEDDING,
+    agreement,
+    embedding_cosine,
+    retrieval_agreement,
+)
 
 
 @dataclass
@@ -34,14 +39,22 @@ class BaselineReference:
         }
 
     def compare(self, row: dict[str, Any], outputs: np.ndarray | None) -> dict[str, Any]:
-        """Ratio, accuracy delta, fidelity, speedup and theoretical speedup of ``row``."""
+        """Ratio, accuracy delta, fidelity, speedup and theoretical speedup of ``row``.
+
+        Fidelity is ``fidelity`` (argmax agreement) for class scores, and
+        ``embedding_cosine`` with ``retrieval_agreement`` for the ``embedding`` metric.
+        """
         found: dict[str, Any] = {}
         if self.artifact_bytes and row.get("artifact_bytes"):
             found["compression_ratio"] = self.artifact_bytes / row["artifact_bytes"]
         if self.accuracy is not None and row.get("accuracy") is not None:
             found["accuracy_delta"] = row["accuracy"] - self.accuracy
         if self.outputs is not None and outputs is not None:
-            found["fidelity"] = agreement(outputs, self.outputs)
+            if row.get("metric") == EMBEDDING:  # embeddings: no classes to agree on
+                found["embedding_cosine"] = embedding_cosine(outputs, self.outputs)
+                found["retrieval_agreement"] = retrieval_agreement(outputs, self.outputs)
+            else:
+                found["fidelity"] = agreement(outputs, self.outputs)
         reference = self.p50_ms.get(row.get("batch_size"))
         if reference and row.get("latency_p50_ms"):
             found["speedup"] = reference / row["latency_p50_ms"]

@@ -14,7 +14,7 @@ import numpy as np
 from squeezebench.harness.compress import CompressedArtifact
 from squeezebench.harness.measure.latency import time_calls
 from squeezebench.harness.measure.memory import PeakMemory
-from squeezebench.harness.measure.quality import predict, top1
+from squeezebench.harness.measure.quality import predict, score
 from squeezebench.plugins.contracts import DatasetSplits, Runner
 from squeezebench.spec.models import BenchmarkSpec
 
@@ -70,7 +70,7 @@ def measure_on_target(
         else:
             measurement.outputs = outputs
             measurement.metrics["metric"] = data.metric
-            measurement.metrics["accuracy"] = top1(outputs, data.test.labels)
+            measurement.metrics["accuracy"] = score(data.metric, outputs, data.test.labels)
     for batch_size in settings.batch_sizes:
         placed = runner.place(latency_batch(data, example, batch_size))
         with PeakMemory() as peak:
