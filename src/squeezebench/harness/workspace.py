@@ -32,6 +32,7 @@ from squeezebench.harness.jobs import Job
 from squeezebench.harness.measure.flops import count_flops
 from squeezebench.harness.measure.size import count_parameters, sparse_tensor_bytes
 from squeezebench.harness.measure_job import latency_batch, measure_on_target
+from squeezebench.harness.model_inputs import model_inputs
 from squeezebench.plugins.contracts import (
     TORCH_MODULE,
     Backend,
@@ -111,7 +112,9 @@ class Workspace:
     def data(self) -> DatasetSplits | None:
         """The dataset's splits (loaded on first use), or None without a dataset."""
         if self._data is None and self.dataset is not None:
-            self._data = self.registry.get("dataset", self.dataset)().load()
+            splits = self.registry.get("dataset", self.dataset)().load()
+            # model-specific input step (a tokenizer for text datasets): see model_inputs.py
+            self._data = model_inputs(splits, self.model, self.dataset, self.model_source)
         return self._data
 
     @property

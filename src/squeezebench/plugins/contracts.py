@@ -63,12 +63,19 @@ class DatasetSplits:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """What a model source gives: the artifact, its format and one example input batch."""
+    """What a model source gives: the artifact, its format and one example input batch.
+
+    ``preprocess``, when set, turns a dataset's raw inputs into what the artifact takes (a
+    tokenizer: an array of strings to fixed-length int64 token ids). The harness applies it
+    to every split's inputs right after loading the dataset, before anything else sees them;
+    it must give the same shape per sample on every call (the example input's).
+    """
 
     artifact: Any
     example_input: Any
     format: str = TORCH_MODULE
     description: str = ""
+    preprocess: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
