@@ -347,7 +347,8 @@ BROKEN = {
     ),
     "unknown-dataset": (
         BASE + "dataset: builtin:digit\n",
-        "3:10: dataset: unknown dataset 'digit'; did you mean 'digits'? (valid: digits)",
+        "3:10: dataset: unknown dataset 'digit'; did you mean 'digits'? "
+        "(valid: digits, paraphrases)",
     ),
     "unknown-backend-short": (
         BASE + "targets:\n  - tourch:cpu\n",

@@ -25,6 +25,7 @@ from squeezebench.harness.baseline import BaselineReference
 from squeezebench.harness.environment import capture_environment
 from squeezebench.harness.executor import InlineExecutor, ProcessExecutor
 from squeezebench.harness.jobs import Job, job_to_payload, plan_jobs
+from squeezebench.harness.measure.quality import EMBEDDING
 from squeezebench.harness.measure_job import latency_batch
 from squeezebench.harness.worker import JobRequest
 from squeezebench.harness.workspace import JobResult, Workspace, describe_failure
@@ -99,6 +100,13 @@ def check_model_against_data(workspace: Workspace) -> None:
     if data is None:
         return
     shape = tuple(getattr(output, "shape", ()))
+    if data.metric == EMBEDDING:  # one embedding per input, no classes to count
+        if len(shape) != 2 or shape[0] != len(sample):
+            raise UserError(
+                f"{workspace.model_source} returns outputs of shape {shape} for a batch of "
+                f"{len(sample)}, but dataset {workspace.dataset} needs one embedding per input"
+            )
+        return
     classes = int(data.test.labels.max()) + 1 if data.test.labels is not None else 0
     if len(shape) != 2 or shape[0] != len(sample) or shape[1] < classes:
         raise UserError(
