@@ -69,7 +69,9 @@ class CastQuantization(Method):
             problem = None
             if probe is not None:
                 # run the wrapped model itself, so that failures name the user's layers
-                output, problem = run_locating_failure(cast.model, probe.to(dtype))
+                if probe.is_floating_point():  # token ids and other integer inputs stay as they are
+                    probe = probe.to(dtype)
+                output, problem = run_locating_failure(cast.model, probe)
                 if problem is None and not all_finite(output):
                     problem = f"outputs are not finite in {params.dtype} (overflow?)"
             if problem is not None and compute == "cast":
