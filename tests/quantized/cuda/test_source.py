@@ -29,9 +29,17 @@ def test_blocks_cover_every_row() -> None:
     assert own_rows.rows_per_block == 128 and own_rows.shared_bytes == 0
 
 
+def test_integer_path_needs_one_group_per_k_block_and_registers() -> None:
+    small = source.FusedConfig(1, 2, 8)
+    assert source.scale_after(4, 128, 64, small)  # int4: a K block is 128 codes
+    assert not source.scale_after(4, 64, 128, small)  # two groups per K block
+    assert source.scale_after(8, 64, 16, small) and source.scale_after(4, 1000, 1, small)
+    assert not source.scale_after(4, 128, 64, source.FusedConfig(2, 4, 8))  # would spill
+
+
 def test_fused_name_is_the_template_instance() -> None:
     name = source.fused_name("bfloat16", 4, True, False, source.FusedConfig(2, 2, 8, 3, False))
-    assert name == "weight_only_gemm<BF16, 4, true, false, 2, 2, 8, 3, false>"
+    assert name == "weight_only_gemm<BF16, 4, true, false, 2, 2, 8, 3, false, false>"
     assert source.dequantize_name(2, "asymmetric", True, "float32") == (
         "dequantize_packed<2, 1, true, 2>"
     )
@@ -58,5 +66,8 @@ def test_fused_kernel_formats(bits, scheme, group_size, groups, padded, fused) -
 def test_instances_name_each_kernel_once() -> None:
     names = source.all_instances()
     assert len(names) == len(set(names))
-    assert sum(n.startswith("weight_only_gemm") for n in names) == 2 * 2 * 2 * 2 * 3
+    with_integer_path = sum(c.allows_scale_after for c in source.DEFAULT_CONFIGS.values())
+    assert sum(n.startswith("weight_only_gemm") for n in names) == 2 * 2 * 2 * 2 * (
+        3 + with_integer_path
+    )
     assert "template __global__ void" in source.explicit_instantiations(names[:1])

@@ -93,6 +93,7 @@ def prepare_fused(
         zero_points is not None,
         scales.dtype == torch.float32,
         config,
+        source.scale_after(bits, group_size, scales.shape[1], config),
     )
     index = device_index(packed.device)
     kernel = _function(name, index)
@@ -141,6 +142,7 @@ def fused_gemm(
         zero_points is not None,
         scales.dtype == torch.float32,
         config,
+        source.scale_after(bits, group_size, scales.shape[1], config),
     )
     args = (
         _pointer(packed),

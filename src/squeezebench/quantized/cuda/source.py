@@ -82,15 +82,21 @@ class FusedConfig:
     def blocks(self, out_features: int) -> int:
         return -(-out_features // self.rows_per_block)
 
+    @property
+    def allows_scale_after(self) -> bool:
+        """The integer path keeps a second set of accumulators: only where registers allow
+        (larger shapes would spill)."""
+        return self.batch_tiles * self.row_tiles <= 4
+
     def __str__(self) -> str:
         split = "split-k" if self.split_k else "own-rows"
         return f"nt{self.batch_tiles}-r{self.row_tiles}-w{self.warps}-s{self.stages}-{split}"
 
 
 DEFAULT_CONFIGS: dict[int, FusedConfig] = {
-    1: FusedConfig(1, 2, 4, 3, True),
-    2: FusedConfig(2, 2, 4, 2, True),
-    4: FusedConfig(4, 1, 4, 2, True),
+    1: FusedConfig(1, 2, 8, 2, True),
+    2: FusedConfig(2, 4, 8, 2, True),
+    4: FusedConfig(4, 2, 4, 2, True),
 }
 """The configuration used for each number of batch tiles (see ``docs/kernels.md``)."""
 
@@ -155,15 +161,28 @@ def configs_to_json(configs: dict[int, FusedConfig]) -> str:
 
 
 def fused_name(
-    activation: str, bits: int, asymmetric: bool, float32_scales: bool, config: FusedConfig
+    activation: str,
+    bits: int,
+    asymmetric: bool,
+    float32_scales: bool,
+    config: FusedConfig,
+    scale_after: bool = False,
 ) -> str:
     """The template instance (NVRTC name expression) of the fused kernel."""
     flag = {True: "true", False: "false"}
     return (
         f"weight_only_gemm<{ACTIVATIONS[activation]}, {bits}, {flag[asymmetric]}, "
         f"{flag[float32_scales]}, {config.batch_tiles}, {config.row_tiles}, {config.warps}, "
-        f"{config.stages}, {flag[config.split_k]}>"
+        f"{config.stages}, {flag[config.split_k]}, {flag[scale_after]}>"
     )
+
+
+def scale_after(bits: int, group_size: int, groups: int, config: FusedConfig) -> bool:
+    """Whether the kernel may multiply by the scale after the product: a quad of lanes reads
+    one group per row per K block (per channel, or groups of whole K blocks) and the launch
+    shape has the registers for it."""
+    aligned = groups == 1 or group_size % (4 * codes_per_lane(bits)) == 0
+    return aligned and config.allows_scale_after
 
 
 DEQUANTIZE_SCHEMES: dict[str, int] = {"symmetric": 0, "asymmetric": 1, "binary": 2}
@@ -194,12 +213,14 @@ def fused_supported(bits: int, scheme: str, group_size: int, groups: int, padded
 def all_instances() -> list[str]:
     """Every template instance the dispatcher can launch (what the nvcc test compiles)."""
     names = [
-        fused_name(activation, bits, asymmetric, f32, config)
+        fused_name(activation, bits, asymmetric, f32, config, after)
         for activation in ACTIVATIONS
         for bits in FUSED_BITS
         for asymmetric in (False, True)
         for f32 in (False, True)
         for config in DEFAULT_CONFIGS.values()
+        for after in (False, True)
+        if config.allows_scale_after or not after
     ]
     names += [
         dequantize_name(bits, scheme, f32, output)

@@ -79,6 +79,18 @@ __device__ __forceinline__ u32 hmul2(u32 a, u32 b) {
     return d;
 }
 
+__device__ __forceinline__ u32 hfma2(u32 a, u32 b, u32 c) {
+    u32 d;
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+__device__ __forceinline__ u32 bfma2(u32 a, u32 b, u32 c) {
+    u32 d;
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
 __device__ __forceinline__ float half_to_float(u16 h) {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
@@ -240,6 +252,58 @@ __device__ __forceinline__ u32 dequant_pair(u32 word, int p, const GroupConstant
     }
 }
 
+// Integer path (scale applied after the product): when every lane of a quad reads codes of one
+// group per K block (per-channel formats, or groups that are whole K blocks), A holds the
+// exact integers c - z and the group's scale multiplies the block's partial sum in float32:
+// fewer instructions per weight. half activations, int4: (c0, c4) = lop3 magic minus
+// (1024 + z); (c1, c5) come out as 1024 + 16 c and one fma by 1/16 minus (64 + z) makes them
+// exact; shifting the word by 8 gives the other two pairs. half, int8: prmt magic minus
+// (1024 + z). bfloat16, int4: 0x4300 | c is 128 + c, one fma minus (128 + z). All exact.
+template <bool F32_SCALES>
+__device__ __forceinline__ float scale_value(u32 bits) {
+    if constexpr (F32_SCALES) {
+        float f;
+        asm("mov.b32 %0, %1;" : "=f"(f) : "r"(bits));
+        return f;
+    } else {
+        return half_to_float(static_cast<u16>(bits));
+    }
+}
+
+template <typename Act, int BITS>
+struct IntegerPath {
+    static constexpr bool enabled = !Act::bf16 || BITS == 4;
+};
+
+template <typename Act, int BITS, bool ASYM>
+__device__ __forceinline__ void integer_constants(u32 zero_point, u32& k1, u32& k2) {
+    const u32 zero = ASYM ? zero_point : (1u << (BITS - 1));
+    if constexpr (Act::bf16) {
+        const u32 neg = from_float<BF16>(-(128.0f + static_cast<float>(zero)));
+        k1 = neg | (neg << 16);
+        k2 = 0u;
+    } else {
+        const u32 off = 0x6400u | zero;  // the half 1024 + zero
+        k1 = off | (off << 16);
+        const u32 neg = float_to_half(-(64.0f + static_cast<float>(zero)));
+        k2 = neg | (neg << 16);
+    }
+}
+
+// Pair p of a word as exact integers c - z (pairs as in Codes<BITS>).
+template <typename Act, int BITS>
+__device__ __forceinline__ u32 integer_pair(u32 word, int p, u32 k1, u32 k2) {
+    if constexpr (Act::bf16) {
+        return bfma2(and_or(word >> (4 * p), 0x000F000Fu, 0x43004300u), 0x3F803F80u, k1);
+    } else if constexpr (BITS == 4) {
+        const u32 w = (p >= 2) ? (word >> 8) : word;
+        if ((p & 1) == 0) return hsub2(and_or(w, 0x000F000Fu, 0x64006400u), k1);
+        return hfma2(and_or(w, 0x00F000F0u, 0x64006400u), 0x2C002C00u, k2);  // x 1/16
+    } else {
+        return hsub2(prmt(word, 0x64646464u, p == 0 ? 0x4240u : 0x4341u), k1);
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // The fused kernel
 // ------------------------------------------------------------------------------------------
@@ -259,9 +323,10 @@ struct Stage {
 // Template parameters: activation tag, bits, asymmetric, float32 scales, NT batch tiles of 8,
 // R row tiles of 16 per warp, WARPS per block, STAGES K blocks in flight per warp (a ring
 // in registers), SPLIT_K: the block's warps share R row tiles and split K (partial sums added
-// in shared memory) or each warp owns R row tiles and walks all of K.
+// in shared memory) or each warp owns R row tiles and walks all of K; SCALE_AFTER: the
+// caller guarantees one group per row per K block, so the integer path may be used.
 template <typename Act, int BITS, bool ASYM, bool F32_SCALES, int NT, int R, int WARPS,
-          int STAGES, bool SPLIT_K>
+          int STAGES, bool SPLIT_K, bool SCALE_AFTER>
 __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
     const u8* __restrict__ packed,    // (N, Kp * BITS / 8)
     const void* __restrict__ scales,  // (N, G) half or float
@@ -333,46 +398,103 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
         }
     };
 
+    // B fragments of one mma step: x at the K positions of the word's pairs (2 step) and
+    // (2 step + 1), in the order the pairs come out of the word.
+    auto b_fragments = [&](const Stage<BITS, R, NT>& s, int word, int step, u32 (&b)[NT][2]) {
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            if constexpr (BITS == 4) {
+                // the word's 8 halves are x-vector `word`: (x0 x1)(x2 x3)(x4 x5)(x6 x7)
+                const u32* v = s.x[j][word];
+                // step 0: pairs (x0, x4), (x1, x5); step 1: (x2, x6), (x3, x7)
+                b[j][0] = prmt(v[step], v[step + 2], 0x5410u);
+                b[j][1] = prmt(v[step], v[step + 2], 0x7632u);
+            } else {
+                // the word's 4 halves are half of x-vector word / 2
+                const u32* v = s.x[j][word >> 1] + 2 * (word & 1);
+                b[j][0] = prmt(v[0], v[1], 0x5410u);  // (x0, x2)
+                b[j][1] = prmt(v[0], v[1], 0x7632u);  // (x1, x3)
+            }
+        }
+    };
+
     // Every lane of the warp takes part in every mma: a lane past the end of K holds zeros.
     auto compute = [&](const Stage<BITS, R, NT>& s) {
-        GroupConstants c[R][2];
+        if constexpr (SCALE_AFTER && IntegerPath<Act, BITS>::enabled) {
+            u32 k1[R][2], k2[R][2];
 #pragma unroll
-        for (int r = 0; r < R; ++r)
+            for (int r = 0; r < R; ++r)
 #pragma unroll
-            for (int h = 0; h < 2; ++h)
-                c[r][h] = group_constants<Act, BITS, ASYM, F32_SCALES>(s.scale[r][h], s.zero[r][h]);
+                for (int h = 0; h < 2; ++h)
+                    integer_constants<Act, BITS, ASYM>(s.zero[r][h], k1[r][h], k2[r][h]);
+            float part[R][NT][4];
 #pragma unroll
-        for (int word = 0; word < WORDS; ++word) {
+            for (int r = 0; r < R; ++r)
 #pragma unroll
-            for (int step = 0; step < Codes<BITS>::pairs / 2; ++step) {
-                // B fragments: x at the K positions of this word's pairs (2 step) and (2 step+1)
-                u32 b[NT][2];
+                for (int j = 0; j < NT; ++j)
 #pragma unroll
-                for (int j = 0; j < NT; ++j) {
-                    if constexpr (BITS == 4) {
-                        // the word's 8 halves are x-vector `word`: (x0 x1)(x2 x3)(x4 x5)(x6 x7)
-                        const u32* v = s.x[j][word];
-                        // step 0: pairs (x0, x4), (x1, x5); step 1: (x2, x6), (x3, x7)
-                        b[j][0] = prmt(v[step], v[step + 2], 0x5410u);
-                        b[j][1] = prmt(v[step], v[step + 2], 0x7632u);
-                    } else {
-                        // the word's 4 halves are half of x-vector word / 2
-                        const u32* v = s.x[j][word >> 1] + 2 * (word & 1);
-                        b[j][0] = prmt(v[0], v[1], 0x5410u);  // (x0, x2)
-                        b[j][1] = prmt(v[0], v[1], 0x7632u);  // (x1, x3)
+                    for (int i = 0; i < 4; ++i) part[r][j][i] = 0.0f;
+#pragma unroll
+            for (int word = 0; word < WORDS; ++word) {
+#pragma unroll
+                for (int step = 0; step < Codes<BITS>::pairs / 2; ++step) {
+                    u32 b[NT][2];
+                    b_fragments(s, word, step, b);
+#pragma unroll
+                    for (int r = 0; r < R; ++r) {
+                        const u32 w0 = s.w[r][0][word];
+                        const u32 w1 = s.w[r][1][word];
+                        u32 a[4];
+                        a[0] = integer_pair<Act, BITS>(w0, 2 * step, k1[r][0], k2[r][0]);
+                        a[1] = integer_pair<Act, BITS>(w1, 2 * step, k1[r][1], k2[r][1]);
+                        a[2] = integer_pair<Act, BITS>(w0, 2 * step + 1, k1[r][0], k2[r][0]);
+                        a[3] = integer_pair<Act, BITS>(w1, 2 * step + 1, k1[r][1], k2[r][1]);
+#pragma unroll
+                        for (int j = 0; j < NT; ++j)
+                            mma_16816<Act>(part[r][j], a, b[j][0], b[j][1]);
                     }
                 }
+            }
+            // accumulators 0, 1 belong to row g, 2, 3 to row g + 8
 #pragma unroll
-                for (int r = 0; r < R; ++r) {
-                    u32 a[4];
-                    a[0] = dequant_pair<Act, BITS, F32_SCALES>(s.w[r][0][word], 2 * step, c[r][0]);
-                    a[1] = dequant_pair<Act, BITS, F32_SCALES>(s.w[r][1][word], 2 * step, c[r][1]);
-                    a[2] = dequant_pair<Act, BITS, F32_SCALES>(
-                        s.w[r][0][word], 2 * step + 1, c[r][0]);
-                    a[3] = dequant_pair<Act, BITS, F32_SCALES>(
-                        s.w[r][1][word], 2 * step + 1, c[r][1]);
+            for (int r = 0; r < R; ++r) {
+                const float scale0 = scale_value<F32_SCALES>(s.scale[r][0]);
+                const float scale1 = scale_value<F32_SCALES>(s.scale[r][1]);
 #pragma unroll
-                    for (int j = 0; j < NT; ++j) mma_16816<Act>(acc[r][j], a, b[j][0], b[j][1]);
+                for (int j = 0; j < NT; ++j) {
+                    acc[r][j][0] += scale0 * part[r][j][0];
+                    acc[r][j][1] += scale0 * part[r][j][1];
+                    acc[r][j][2] += scale1 * part[r][j][2];
+                    acc[r][j][3] += scale1 * part[r][j][3];
+                }
+            }
+        } else {
+            GroupConstants c[R][2];
+#pragma unroll
+            for (int r = 0; r < R; ++r)
+#pragma unroll
+                for (int h = 0; h < 2; ++h)
+                    c[r][h] = group_constants<Act, BITS, ASYM, F32_SCALES>(
+                        s.scale[r][h], s.zero[r][h]);
+#pragma unroll
+            for (int word = 0; word < WORDS; ++word) {
+#pragma unroll
+                for (int step = 0; step < Codes<BITS>::pairs / 2; ++step) {
+                    u32 b[NT][2];
+                    b_fragments(s, word, step, b);
+#pragma unroll
+                    for (int r = 0; r < R; ++r) {
+                        const u32 w0 = s.w[r][0][word];
+                        const u32 w1 = s.w[r][1][word];
+                        u32 a[4];
+                        a[0] = dequant_pair<Act, BITS, F32_SCALES>(w0, 2 * step, c[r][0]);
+                        a[1] = dequant_pair<Act, BITS, F32_SCALES>(w1, 2 * step, c[r][1]);
+                        a[2] = dequant_pair<Act, BITS, F32_SCALES>(w0, 2 * step + 1, c[r][0]);
+                        a[3] = dequant_pair<Act, BITS, F32_SCALES>(w1, 2 * step + 1, c[r][1]);
+#pragma unroll
+                        for (int j = 0; j < NT; ++j)
+                            mma_16816<Act>(acc[r][j], a, b[j][0], b[j][1]);
+                    }
                 }
             }
         }
