@@ -234,6 +234,25 @@ def test_summary_table_shows_encoded_sizes_only_when_there_are_some() -> None:
     assert "encoded" in text and "1.0 KiB" in text
 
 
+def test_summary_table_shows_the_cosine_for_embeddings_instead_of_fidelity() -> None:
+    from rich.console import Console
+
+    from squeezebench.cli.reporting import summary_table
+
+    row = {"variant": "v", "target": "t", "batch_size": 1, "status": "ok", "fidelity": 0.5}
+
+    def render(rows):
+        console = Console(width=200, record=True)
+        console.print(summary_table(rows, "t"))
+        return console.export_text()
+
+    text = render([row])
+    assert "fidelity" in text and "50.00%" in text and "cosine" not in text
+    embedding = row | {"fidelity": None, "embedding_cosine": 0.99287}
+    text = render([embedding])
+    assert "cosine" in text and "0.9929" in text and "fidelity" not in text
+
+
 def test_repeat_check_exits_3_when_the_runs_differ(
     write_spec, fast_benchmark, tmp_path, monkeypatch
 ):

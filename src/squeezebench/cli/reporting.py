@@ -83,7 +83,9 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     encoded = any(row.get("encoded_bytes") for row in rows)
     headers = ["variant", "target", "size", "ratio", *(["encoded"] if encoded else [])]
-    for header in (*headers, "accuracy", "Δ acc", "fidelity"):
+    embedding = any(row.get("embedding_cosine") is not None for row in rows)
+    fidelity = "cosine" if embedding else "fidelity"  # embeddings: cosine to the baseline's
+    for header in (*headers, "accuracy", "Δ acc", fidelity):
         table.add_column(header, justify="left" if header in ("variant", "target") else "right")
     for batch in batch_sizes:
         table.add_column(f"p50 b={batch}", justify="right")
@@ -109,7 +111,9 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
                 None if first.get("accuracy_delta") is None else first["accuracy_delta"] * 100,
                 "{:+.2f} pp",
             ),
-            _number(first.get("fidelity"), "{:.2%}"),
+            _number(first.get("embedding_cosine"), "{:.4f}")
+            if embedding
+            else _number(first.get("fidelity"), "{:.2%}"),
         ]
         for batch in batch_sizes:
             row = by_batch.get(batch, {})

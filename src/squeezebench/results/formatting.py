@@ -62,6 +62,6 @@ def percentage_points(fraction: float, spec: str = "+.2f") -> str:
 
 def accuracy_name(metric: str | None) -> str:
     """What the accuracy column or axis is called: ``top-1 accuracy``, ``f1 accuracy``."""
-    return {"top1": "top-1 accuracy"}.get(
+    return {"top1": "top-1 accuracy", "embedding": "paraphrase top-1"}.get(
         metric or "", f"{metric} accuracy" if metric else "accuracy"
     )

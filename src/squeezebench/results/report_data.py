@@ -152,9 +152,15 @@ def _variant_entry(name: str, steps: str, rows: list[dict[str, Any]]) -> Variant
         ratio=stat(r.get("compression_ratio") for r in ok_firsts),
         accuracy=stat(r.get("accuracy") for r in ok_firsts),
         delta=stat(r.get("accuracy_delta") for r in ok_firsts),
-        fidelity=stat(r.get("fidelity") for r in ok_firsts),
+        fidelity=stat(_fidelity(r) for r in ok_firsts),
         batches=batches,
     )
+
+
+def _fidelity(row: dict[str, Any]) -> Any:
+    """Argmax agreement, or for embeddings (which have none) the cosine to the baseline's."""
+    value = row.get("fidelity")
+    return row.get("embedding_cosine") if value is None else value
 
 
 def _mark_pareto(group: Group) -> None:

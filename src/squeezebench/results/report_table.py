@@ -111,7 +111,8 @@ def columns(group: Group) -> list[str]:
     names = ["variant", "status", "size"]
     if any(v.encoded.n for v in group.variants):
         names.append("encoded")
-    names += ["ratio", accuracy_name(group.metric), "Δ acc", "fidelity"]
+    fidelity = "cosine" if group.metric == "embedding" else "fidelity"  # see report_data
+    names += ["ratio", accuracy_name(group.metric), "Δ acc", fidelity]
     for batch in group.batch_sizes:
         names += [f"p50 b={batch}", f"p99 b={batch}", f"speedup b={batch}"]
     names.append("Pareto")
