@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -12,7 +13,11 @@ import pytest
 
 from squeezebench.errors import UserError
 from squeezebench.plugins.builtin.models import hf_source
-from squeezebench.plugins.builtin.models._hf_encoder import load_encoder, read_sentence_config
+from squeezebench.plugins.builtin.models._hf_encoder import (
+    load_encoder,
+    offline,
+    read_sentence_config,
+)
 from squeezebench.plugins.builtin.models.hf_source import (
     HfReference,
     HuggingFaceModels,
@@ -120,6 +125,14 @@ def test_custom_model_code_is_refused(tmp_path: Path) -> None:
         load_encoder(folder, None, trusted=True)
 
 
+def test_offline_switches_are_set_inside_and_restored_after(monkeypatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
+    with offline():
+        assert os.environ["HF_HUB_OFFLINE"] == os.environ["TRANSFORMERS_OFFLINE"] == "1"
+    assert "HF_HUB_OFFLINE" not in os.environ and os.environ["TRANSFORMERS_OFFLINE"] == "0"
+
+
 def test_sentence_transformers_files_set_pooling_and_normalisation(tmp_path: Path) -> None:
     folder = _model_folder(tmp_path / "enc")
     assert read_sentence_config(folder).pooling == "mean"  # plain transformers folder
@@ -172,9 +185,6 @@ def _embed(minilm, texts: list[str]) -> np.ndarray:
 
 @pytest.mark.hf
 def test_minilm_loads_offline_as_an_ids_to_embedding_module(minilm) -> None:
-    import os
-
-    assert "HF_HUB_OFFLINE" not in os.environ  # the offline switch is restored after loading
     assert minilm.example_input.dtype.is_floating_point is False
     assert tuple(minilm.example_input.shape) == (2, 32)
     assert "22.6M parameters" in minilm.description
