@@ -37,6 +37,9 @@ def test_job_identity_is_stable_and_sensitive(registry) -> None:
     assert base != job_identity(
         "builtin:digits-mlp", "digits", Variant("baseline"), other_target, 0
     )
+    # what is done when the target cannot run here does not change what is measured
+    strict = TargetSpec(backend="torch", options={"threads": 1}, if_unavailable="fail")
+    assert base == job_identity("builtin:digits-mlp", "digits", Variant("baseline"), strict, 0)
 
 
 def test_stochastic_pipelines_run_once_per_seed(write_spec, registry) -> None:

@@ -89,7 +89,7 @@ def job_identity(
         "dataset": dataset,
         "variant": variant.name,
         "steps": json.loads(variant.steps_json()),
-        "target": target.model_dump(mode="json", exclude={"name"}),
+        "target": target.model_dump(mode="json", exclude={"name", "if_unavailable"}),
         "seed": seed,
         "versions": versions or {},
     }
