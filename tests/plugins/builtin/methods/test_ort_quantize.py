@@ -67,6 +67,35 @@ def test_static_int8_calibrates_on_the_calibration_split(
     assert any(f"({params.calibration_method})" in note for note in ctx.notes)
 
 
+def _activation_zero_points(payload: bytes) -> set[int]:
+    """Zero points of the QuantizeLinear nodes (activations) of a QDQ model."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load_model_from_string(payload).graph
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    return {
+        int(value)
+        for node in graph.node
+        if node.op_type == "QuantizeLinear" and len(node.input) > 2
+        for value in np.ravel(constants[node.input[2]])
+    }
+
+
+def test_symmetric_activations_give_zero_zero_points(exported_mlp: bytes) -> None:
+    """TensorRT takes Q/DQ models with symmetric (zero point 0) activations only."""
+    data = digits_splits()
+    default = OrtStaticQuantization().apply(
+        exported_mlp, OrtStaticParams(), MethodContext(0, data=data)
+    )
+    symmetric = OrtStaticQuantization().apply(
+        exported_mlp, OrtStaticParams(symmetric_activations=True), MethodContext(0, data=data)
+    )
+    assert _activation_zero_points(symmetric) == {0}
+    assert _activation_zero_points(default) != {0}  # the default really is asymmetric
+    assert abs(_accuracy(symmetric) - _accuracy(exported_mlp)) <= 0.015
+
+
 def test_static_needs_a_dataset(exported_mlp: bytes) -> None:
     with pytest.raises(MethodError, match="calibration split"):
         OrtStaticQuantization().apply(exported_mlp, OrtStaticParams(), MethodContext(seed=0))

@@ -62,6 +62,11 @@ class OrtStaticParams(OrtDynamicParams):
     calibration_method: Literal["minmax", "entropy", "percentile"] = Field(
         "minmax", description="How activation ranges are chosen from the calibration data."
     )
+    symmetric_activations: bool = Field(
+        False,
+        description="Activation ranges symmetric around zero (zero point 0): what TensorRT "
+        "requires of Q/DQ models; the default uses asymmetric ranges.",
+    )
     calibration_samples: int | None = Field(
         None,
         ge=1,
@@ -170,9 +175,14 @@ class OrtStaticQuantization(_OrtQuantization):
                 "entropy": methods.Entropy,
                 "percentile": methods.Percentile,
             }[params.calibration_method],
-            **kwargs,
+            **_with_extra_options(kwargs, {"ActivationSymmetric": params.symmetric_activations}),
         )
         ctx.note(f"calibrated on {len(inputs)} samples ({params.calibration_method})")
+
+
+def _with_extra_options(kwargs: dict, options: dict) -> dict:
+    """``kwargs`` with ``options`` added to onnxruntime's ``extra_options`` mapping."""
+    return {**kwargs, "extra_options": {**kwargs.get("extra_options", {}), **options}}
 
 
 def calibration_batches(inputs: Any, batch_size: int, base: type) -> Any:
