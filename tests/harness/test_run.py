@@ -126,7 +126,7 @@ def test_failing_method_and_unavailable_target_do_not_stop_the_run(
         assert set(cuda["status"]) <= {"skipped", "error"}
         skipped = cuda[cuda["variant"] == "int8"]
         assert set(skipped["status"]) == {"skipped"}
-        assert "no CUDA device" in skipped["reason"].iloc[0]
+        assert "CUDA is not available" in skipped["reason"].iloc[0]
     assert outcome.failed_jobs >= 1
 
 

@@ -21,8 +21,8 @@ def test_builtins_register_through_the_hook(registry) -> None:
     assert {"prune.magnitude", "quantize.dynamic_int8"} <= set(registry.names("method"))
     assert {"torch", "onnxruntime"} <= set(registry.names("backend"))
     assert "torch-to-onnx" in registry.names("converter")
-    assert set(registry.names("model source")) == {"builtin", "file", "python"}
-    assert registry.names("dataset") == ["digits"]
+    assert set(registry.names("model source")) == {"builtin", "file", "hf", "python"}
+    assert registry.names("dataset") == ["digits", "paraphrases"]
     for kind in ("method", "backend", "model source", "dataset", "converter"):
         for registration in registry.entries(kind).values():
             assert registration.distribution == BUILTIN_DISTRIBUTION

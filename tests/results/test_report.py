@@ -113,7 +113,7 @@ def test_html_report_is_self_contained_with_pareto_marks_and_flags(results_copy)
     # Flags: the failing variant, the skipped target, the noisy row.
     assert '<tr class="error">' in html
     assert "found no torch.nn.Linear layer to quantize" in html
-    assert '<tr class="skipped baseline">' in html and "no CUDA device" in html
+    assert '<tr class="skipped baseline">' in html and "CUDA is not available" in html
     assert 'class="pareto noisy"' in html or 'class="noisy"' in html
     assert "noisy: int8 at batch size 4 (IQR/median 0.420 &gt; 0.1)" in html
     assert str(path) in result.output.replace("\n", "")
@@ -137,7 +137,8 @@ def test_markdown_report_with_seeds_aggregated(results_copy, tmp_path) -> None:
         "- skipped: baseline, int8, pruned[sparsity=0.5], pruned[sparsity=0.9], twice" not in text
     )
     assert re.search(
-        r"- skipped: baseline, int8, pruned\[sparsity=0\.5\], pruned\[sparsity=0\.9\]: no CUDA",
+        r"- skipped: baseline, int8, pruned\[sparsity=0\.5\], pruned\[sparsity=0\.9\]: "
+        r"CUDA is not available",
         text,
     )
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):

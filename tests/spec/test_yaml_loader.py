@@ -378,7 +378,8 @@ def test_merge_key_lists_take_the_first_mapping_and_own_keys_win():
     text = "b1: &b1 {x: 1, y: 1}\nb2: &b2 {y: 2, z: 2, w: 2}\nd:\n  <<: [*b1, *b2]\n  z: 3\n"
     document = load_located(text, "spec.yaml")
     assert document.data["d"] == {"x": 1, "y": 1, "z": 3, "w": 2}
-    assert list(document.data["d"]) == list(yaml.safe_load(text)["d"])  # the same order
+    # the same mapping as PyYAML's (its key order after a merge changed in PyYAML 6.0.4)
+    assert document.data["d"] == yaml.safe_load(text)["d"]
     assert document.keys[("d", "x")] == at(1, 10)  # merged keys are where they are written
     assert document.keys[("d", "z")] == at(5, 3)
 
