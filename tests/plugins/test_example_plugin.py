@@ -11,6 +11,7 @@ docs/plugins.md is checked to quote the example package verbatim.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -33,8 +34,19 @@ METHOD = "example.round_weights"
 DISTRIBUTION = "squeezebench-example-plugin 0.1.0"
 PACKAGE = "squeezebench_example_plugin"
 
+def _installed(distribution: str) -> bool:
+    # importlib.metadata, not importlib.util.find_spec: finding "pip" through the import
+    # system makes setuptools' distutils shim switch itself off for the whole process, and a
+    # later `import setuptools` (torch.compile's C++ builder) then fails
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("pip") is None or importlib.util.find_spec("setuptools") is None,
+    not (_installed("pip") and _installed("setuptools")),
     reason="installing the example plugin offline needs pip and setuptools",
 )
 
