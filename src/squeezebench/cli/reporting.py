@@ -92,6 +92,7 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
         table.add_column(f"speedup b={batch}", justify="right")
     table.add_column("status")
     several_seeds = len({row.get("seed") for row in rows}) > 1
+    reasons: dict[str, int] = {}  # one numbered note per distinct reason, under the table
     groups: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for row in rows:
         variant = row["variant"]
@@ -122,11 +123,19 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
                 p50 += " ~"
             cells += [p50, _number(row.get("speedup"), "{:.2f}x")]
         status = first["status"]
-        cells.append(
-            Text(status) if status == "ok" else Text(f"{status}: {first.get('reason')}", "red")
-        )
+        if status == "ok":
+            cells.append(Text(status))
+        else:
+            note = reasons.setdefault(str(first.get("reason")), len(reasons) + 1)
+            cells.append(Text(f"{status} [{note}]", "red" if status == "error" else "yellow"))
         table.add_row(*cells)
-    table.caption = "~ noisy (IQR/median above the spec's noise_threshold); pp: percentage points"
+    notes = [f"[{number}] {reason}" for reason, number in reasons.items()]
+    table.caption = Text(  # Text, not a str: reasons may contain [brackets] (no markup)
+        "\n".join(
+            ["~ noisy (IQR/median above the spec's noise_threshold); pp: percentage points", *notes]
+        )
+    )
+    table.caption_justify = "left"
     return table
 
 
@@ -135,7 +144,7 @@ def plugins_table(registry: Registry) -> Table:
     table = Table(title="registered plugins", title_justify="left")
     for header in ("kind", "name", "distribution", "summary"):
         table.add_column(header)
-    for kind in ("method", "backend", "model source", "dataset"):
+    for kind in ("method", "backend", "converter", "model source", "dataset"):
         for name, registration in sorted(registry.entries(kind).items()):
             table.add_row(kind, name, registration.distribution, summary_of(registration.cls))
     return table
