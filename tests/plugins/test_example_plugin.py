@@ -34,6 +34,7 @@ METHOD = "example.round_weights"
 DISTRIBUTION = "squeezebench-example-plugin 0.1.0"
 PACKAGE = "squeezebench_example_plugin"
 
+
 def _installed(distribution: str) -> bool:
     # importlib.metadata, not importlib.util.find_spec: finding "pip" through the import
     # system makes setuptools' distutils shim switch itself off for the whole process, and a
