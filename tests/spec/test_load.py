@@ -90,6 +90,7 @@ def test_quickstart_variants_baseline_first_and_sweep_expanded(quickstart):
         "pruned[sparsity=0.7]",
         "pruned[sparsity=0.9]",
         "pruned-int8",
+        "ort-int8",
     ]
     baseline = quickstart.variants[0]
     assert baseline.name == BASELINE
