@@ -70,3 +70,26 @@ def test_cpu_inputs_never_reach_the_cuda_path(monkeypatch) -> None:
     monkeypatch.setattr(cuda_package, "cuda_linear", fail)  # what the layer imports
     layer, x = _layer(), torch.randn(2, 64)
     torch.testing.assert_close(layer(x), layer.reference_forward(x))
+
+
+def test_launchers_are_prepared_once_per_shape_until_the_buffers_change(monkeypatch) -> None:
+    from squeezebench.quantized.cuda import launch
+
+    prepared: list[int] = []
+
+    def fake_prepare(*args, rows, **kwargs):
+        prepared.append(rows)
+        return lambda x_pointer, out_pointer, stream: None
+
+    monkeypatch.setattr(launch, "prepare_fused", fake_prepare)
+    layer = _layer()
+    one = dispatch._fused_launchers(layer, torch.float16, 1)
+    assert dispatch._fused_launchers(layer, torch.float16, 1) is one  # cached
+    forty = dispatch._fused_launchers(layer, torch.float16, 40)
+    assert [start for start, _ in forty] == [0, 32] and prepared == [1, 32, 8]
+    assert dispatch._fused_launchers(layer, torch.float16, 1) is one  # both shapes kept
+    with torch.no_grad():
+        layer.scales.mul_(2)  # in place: the tensor's version moves on
+    assert dispatch._fused_launchers(layer, torch.float16, 1) is not one
+    assert prepared == [1, 32, 8, 1]
+    assert len(dispatch._launcher_cache[layer]) == 1  # the stale 40-row launchers are gone

@@ -117,7 +117,11 @@ def cuda_linear(x: torch.Tensor, layer: QuantizedLinear) -> torch.Tensor:
     return out.reshape(*x.shape[:-1], fmt.out_features)
 
 
-_launcher_cache: weakref.WeakKeyDictionary[Any, tuple[tuple, list]] = weakref.WeakKeyDictionary()
+_launcher_cache: weakref.WeakKeyDictionary[Any, dict[tuple, tuple[tuple, list, tuple]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per layer, per (dtype, rows): the buffers' state the launchers were made for, the
+launchers, and the tensors they point to."""
 
 
 def _fused_launchers(
@@ -129,9 +133,9 @@ def _fused_launchers(
 
     buffers = (layer.packed_weight, layer.scales, layer.zero_points, layer.bias)
     state = tuple((b.data_ptr(), b._version) if b is not None else None for b in buffers)
-    key = (dtype, rows, state)
-    cached = _launcher_cache.get(layer)
-    if cached is not None and cached[0] == key:
+    per_shape = _launcher_cache.setdefault(layer, {})
+    cached = per_shape.get((dtype, rows))
+    if cached is not None and cached[0] == state:
         return cached[1]
     fmt = layer.format
     scales = _kernel_scales(layer.scales)
@@ -155,7 +159,9 @@ def _fused_launchers(
         )
         launchers.append((start, run))
     # the launchers hold raw pointers: keep the tensors they point to alive with them
-    _launcher_cache[layer] = (key, launchers, (packed, scales, zero_points, bias))
+    if any(entry[0] != state for entry in per_shape.values()):
+        per_shape.clear()  # the buffers changed: every older launcher is stale
+    per_shape[(dtype, rows)] = (state, launchers, (packed, scales, zero_points, bias))
     return launchers
 
 
