@@ -91,11 +91,24 @@ def time_calls(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        if timer is not None:
-            return _time_device_calls(
-                call, synchronize, timer, warmup_seconds, min_repeats, min_seconds, clock
-            )
-        return _time_calls(call, synchronize, warmup_seconds, min_repeats, min_seconds, clock)
+        _warm_up(call, synchronize, warmup_seconds, clock)
+        if timer is None:
+
+            def one_sample() -> float:
+                before = clock()
+                call()
+                synchronize()
+                return (clock() - before) / 1e6
+
+        else:
+
+            def one_sample() -> float:
+                timer.start()
+                call()
+                timer.stop()
+                return timer.elapsed_ms()
+
+        return _samples(one_sample, min_repeats, min_seconds, clock)
     finally:
         if was_enabled:
             gc.enable()
@@ -116,42 +129,13 @@ def _warm_up(
             break
 
 
-def _time_calls(
-    call: Callable[[], object],
-    synchronize: Callable[[], None],
-    warmup_seconds: float,
-    min_repeats: int,
-    min_seconds: float,
-    clock: Callable[[], int],
+def _samples(
+    one_sample: Callable[[], float], min_repeats: int, min_seconds: float, clock: Callable[[], int]
 ) -> LatencyStats:
-    _warm_up(call, synchronize, warmup_seconds, clock)
+    """Milliseconds of ``one_sample()`` until ``min_repeats`` and ``min_seconds`` are met."""
     min_ns = min_seconds * 1e9
     samples: list[float] = []
     begin = clock()
     while len(samples) < min_repeats or clock() - begin < min_ns:
-        before = clock()
-        call()
-        synchronize()
-        samples.append((clock() - before) / 1e6)
-    return LatencyStats.from_samples(samples)
-
-
-def _time_device_calls(
-    call: Callable[[], object],
-    synchronize: Callable[[], None],
-    timer: DeviceTimer,
-    warmup_seconds: float,
-    min_repeats: int,
-    min_seconds: float,
-    clock: Callable[[], int],
-) -> LatencyStats:
-    _warm_up(call, synchronize, warmup_seconds, clock)
-    min_ns = min_seconds * 1e9
-    samples: list[float] = []
-    begin = clock()
-    while len(samples) < min_repeats or clock() - begin < min_ns:
-        timer.start()
-        call()
-        timer.stop()
-        samples.append(timer.elapsed_ms())
+        samples.append(one_sample())
     return LatencyStats.from_samples(samples)

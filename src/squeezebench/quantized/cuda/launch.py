@@ -134,32 +134,19 @@ def fused_gemm(
     uint8; ``scales`` (N, G) float16 or float32; ``zero_points`` (N, G) uint8 or None;
     ``bias`` float32 (N) or None; ``out`` (B, N) of x's dtype. All contiguous, one device.
     """
-    batch, padded = x.shape
-    out_features = packed.shape[0]
-    name = source.fused_name(
-        str(x.dtype).removeprefix("torch."),
-        bits,
-        zero_points is not None,
-        scales.dtype == torch.float32,
-        config,
-        source.scale_after(bits, group_size, scales.shape[1], config),
+    run = prepare_fused(
+        packed,
+        scales,
+        zero_points,
+        bias,
+        activation=x.dtype,
+        rows=x.shape[0],
+        padded_in_features=x.shape[1],
+        bits=bits,
+        group_size=group_size,
+        config=config,
     )
-    args = (
-        _pointer(packed),
-        _pointer(scales),
-        _pointer(zero_points),
-        _pointer(bias),
-        _pointer(x),
-        _pointer(out),
-        np.int32(out_features),
-        np.int32(padded),
-        np.int32(batch),
-        np.int32(scales.shape[1]),
-        np.int32(group_size),
-        np.int64(x.stride(0)),
-        np.int64(out.stride(0)),
-    )
-    _launch(name, x.device, config.blocks(out_features), config.threads, args)
+    run(x.data_ptr(), out.data_ptr(), torch.cuda.current_stream(x.device).cuda_stream)
     return out
 
 
