@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from squeezebench.results import report_table as table
-from squeezebench.results.report_model import Report
+from squeezebench.results.report import table
+from squeezebench.results.report.model import Report
 
 
 def _md_escape(text: str) -> str:

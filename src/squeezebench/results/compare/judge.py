@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from squeezebench.results.compare_model import (
+from squeezebench.results.compare.model import (
     IMPROVEMENT,
     INFO,
     NOT_SIGNIFICANT,

@@ -10,8 +10,8 @@ dominated ones hollow (grey), and draws the Pareto front as a staircase. Variant
 placed greedily where they overlap neither each other nor the points; variants at the very
 same point share one label.
 
-This module chooses what to plot; :mod:`~squeezebench.results.plot_figure` draws it and
-:mod:`~squeezebench.results.plot_labels` places the labels.
+This module chooses what to plot; :mod:`~squeezebench.results.plot.figure` draws it and
+:mod:`~squeezebench.results.plot.labels` places the labels.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from squeezebench.results.formatting import KIB, MIB, accuracy_name
-from squeezebench.results.plot_figure import (
+from squeezebench.results.plot.figure import (
     DOMINATED_COLOR,
     DPI,
     FRONT_COLOR,

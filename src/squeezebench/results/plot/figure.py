@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from squeezebench.results.pareto import front
-from squeezebench.results.plot_labels import place_labels
+from squeezebench.results.plot.labels import place_labels
 
 FRONT_COLOR = "#1f5fa8"
 DOMINATED_COLOR = "#8a8f98"

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 from squeezebench.errors import UserError
-from squeezebench.results.compare_model import (
+from squeezebench.results.compare.model import (
     IMPROVEMENT,
     METRICS,
     REGRESSION,

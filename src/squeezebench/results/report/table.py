@@ -16,7 +16,7 @@ from squeezebench.results.formatting import (
     human_bytes,
     ms_digits,
 )
-from squeezebench.results.report_model import Group, Problem, Report, Stat, VariantEntry
+from squeezebench.results.report.model import Group, Problem, Report, Stat, VariantEntry
 
 PARETO_MARK = "★"
 NOISY_MARK = "~"

@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from squeezebench.results.plot_figure import Point
+    from squeezebench.results.plot.figure import Point
 
 _DIRECTIONS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
 _RADII = (7, 16, 28, 42, 60)

@@ -12,14 +12,14 @@ the baseline), with:
 - ``mean ± std`` across measurements when several runs (seeds) measured the same variant,
   target and batch size (``--all-runs`` or several ``--run``).
 
-Plots (matplotlib, imported lazily; :mod:`squeezebench.results.plots`) are written as PNG
+Plots (matplotlib, imported lazily; :mod:`squeezebench.results.plot`) are written as PNG
 files next to the report and embedded (base64) in the HTML, which needs no other file.
 
 This module is the entry point (:func:`write_report`); the work is done by
-:mod:`~squeezebench.results.report_model` (what a report holds),
-:mod:`~squeezebench.results.report_data` (building it from rows),
-:mod:`~squeezebench.results.report_table` (the tables' cells and notes), and
-:mod:`~squeezebench.results.report_markdown` / :mod:`~squeezebench.results.report_html`.
+:mod:`~squeezebench.results.report.model` (what a report holds),
+:mod:`~squeezebench.results.report.data` (building it from rows),
+:mod:`~squeezebench.results.report.table` (the tables' cells and notes), and
+:mod:`~squeezebench.results.report.markdown` / :mod:`~squeezebench.results.report.html`.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from squeezebench.errors import UserError
-from squeezebench.results.report_data import BASELINE, build_report
-from squeezebench.results.report_html import render_html
-from squeezebench.results.report_markdown import render_markdown
-from squeezebench.results.report_model import (
+from squeezebench.results.report.data import BASELINE, build_report
+from squeezebench.results.report.html import render_html
+from squeezebench.results.report.markdown import render_markdown
+from squeezebench.results.report.model import (
     BatchEntry,
     Group,
     Problem,
@@ -41,7 +41,7 @@ from squeezebench.results.report_model import (
     Stat,
     VariantEntry,
 )
-from squeezebench.results.report_table import (
+from squeezebench.results.report.table import (
     LEGEND,
     NOISY_MARK,
     PARETO_MARK,
@@ -110,7 +110,7 @@ def write_report(
     ``fmt`` None means HTML when matplotlib is installed, else Markdown. HTML with plots
     needs matplotlib; without it the error says how to install it.
     """
-    from squeezebench.results.plots import matplotlib_available, render_plots
+    from squeezebench.results.plot import matplotlib_available, render_plots
 
     results = Path(results)
     if fmt is not None and fmt not in FORMATS:

@@ -22,9 +22,9 @@ other status changes (skipped on either side, error on both) are listed as not c
 found on one side only are listed too, and are not regressions.
 
 Exit codes are :class:`CompareExit`. This module matches the rows and is the entry point;
-:mod:`~squeezebench.results.compare_model` holds the metrics and what a comparison finds,
-:mod:`~squeezebench.results.compare_judge` judges one metric, and
-:mod:`~squeezebench.results.compare_render` writes the result as Markdown or text.
+:mod:`~squeezebench.results.compare.model` holds the metrics and what a comparison finds,
+:mod:`~squeezebench.results.compare.judge` judges one metric, and
+:mod:`~squeezebench.results.compare.render` writes the result as Markdown or text.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from squeezebench.errors import UserError
-from squeezebench.results.compare_judge import judge
-from squeezebench.results.compare_model import (
+from squeezebench.results.compare.judge import judge
+from squeezebench.results.compare.model import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
     IMPROVEMENT,
@@ -53,7 +53,7 @@ from squeezebench.results.compare_model import (
     Metric,
     Unmatched,
 )
-from squeezebench.results.compare_render import (
+from squeezebench.results.compare.render import (
     CHANGE_HEADERS,
     FORMATS,
     render,

@@ -8,8 +8,8 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from squeezebench.results.report_model import Report
-from squeezebench.results.report_table import (
+from squeezebench.results.report.model import Report
+from squeezebench.results.report.table import (
     LEGEND,
     Cell,
     Flag,

@@ -9,7 +9,7 @@ from typing import Any
 
 from squeezebench.errors import UserError
 from squeezebench.results.pareto import pareto_optimal
-from squeezebench.results.report_model import (
+from squeezebench.results.report.model import (
     BatchEntry,
     Group,
     Problem,
