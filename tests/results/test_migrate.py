@@ -118,7 +118,7 @@ def test_file_newer_than_the_code_is_refused(tmp_path) -> None:
     newer = schema.arrow_schema().with_metadata({schema.METADATA_KEY: b"7"})
     pq.write_table(pa.Table.from_pylist([_row()], schema=newer), tmp_path / "new.parquet")
     with pytest.raises(
-        UserError, match=r"newer squeezebench \(schema version 7, this one reads up to 2\)"
+        UserError, match=r"newer squeezebench \(schema version 7, this one reads up to 3\)"
     ):
         read_table(tmp_path)
 
@@ -177,3 +177,14 @@ def test_the_current_version_has_no_pending_step() -> None:
     steps = migrate.registered_steps()
     assert all(FIRST_VERSION <= v < schema.SCHEMA_VERSION for v in steps)
     assert sorted(steps) == list(range(FIRST_VERSION, schema.SCHEMA_VERSION))
+
+
+def test_real_version_2_file_gains_the_round_condition_and_energy_columns(tmp_path) -> None:
+    added = {"rounds", "contended", "drifted", "energy_source", "hostname", "runtime_notes"}
+    v2 = pa.schema([f for f in schema.arrow_schema() if f.name not in added])
+    v2 = v2.with_metadata({schema.METADATA_KEY: b"2"})
+    rows = [{**_row(), "schema_version": 2}]
+    pq.write_table(pa.Table.from_pylist(rows, schema=v2), tmp_path / "v2.parquet")
+    row = read_table(tmp_path / "v2.parquet").to_pylist()[0]
+    assert row["rounds"] is None and row["contended"] is None and row["hostname"] is None
+    assert row["variant"] == "int8" and row["schema_version"] == schema.SCHEMA_VERSION

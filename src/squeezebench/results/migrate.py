@@ -159,3 +159,35 @@ def _add_conversion_and_embedding_columns(table: pa.Table) -> pa.Table:
             "prepare_seconds": pa.float64(),
         },
     )
+
+
+@migration(from_version=2)
+def _add_round_condition_energy_and_host_columns(table: pa.Table) -> pa.Table:
+    """Version 2 -> 3: timing rounds, measurement conditions, energy, host provenance."""
+    current = {field.name: field.type for field in schema.arrow_schema()}
+    added = [
+        "rounds",
+        "latency_round_p50_ms",
+        "latency_round_repeats",
+        "latency_p50_low_ms",
+        "latency_p50_high_ms",
+        "contended",
+        "other_cpu_cores",
+        "steal_cores",
+        "cpu_cores_available",
+        "contention_retries",
+        "gpu_other_processes",
+        "gpu_throttle",
+        "drift",
+        "drifted",
+        "conditions",
+        "energy_source",
+        "energy_reason",
+        "energy_j_per_batch",
+        "energy_j_per_sample",
+        "runtime_notes",
+        "hostname",
+        "cpu_model",
+        "gpu_name",
+    ]
+    return add_columns(table, {name: current[name] for name in added})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 METADATA_KEY = b"squeezebench.schema_version"
 
 _COLUMNS: list[tuple[str, pa.DataType, str]] = [
@@ -67,9 +67,39 @@ _COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("noisy", pa.bool_(), "latency_spread above the spec's noise_threshold"),
     ("repeats", pa.int64(), "timed repetitions"),
     ("latency_samples_ms", pa.list_(pa.float64()), "every timed repetition, ms"),
+    ("rounds", pa.int32(), "independent timing rounds (fresh worker processes) measured"),
+    ("latency_round_p50_ms", pa.list_(pa.float64()), "median latency of each round, ms"),
+    (
+        "latency_round_repeats",
+        pa.list_(pa.int32()),
+        "samples each round contributed to latency_samples_ms, in order",
+    ),
+    ("latency_p50_low_ms", pa.float64(), "lowest per-round median, ms"),
+    ("latency_p50_high_ms", pa.float64(), "highest per-round median, ms"),
     ("throughput_per_s", pa.float64(), "samples per second at the median latency"),
     ("speedup", pa.float64(), "baseline latency_p50_ms / latency_p50_ms"),
     ("peak_memory_bytes", pa.int64(), "peak resident-memory growth while running"),
+    # measurement conditions
+    ("contended", pa.bool_(), "a timing window saw other processes busy on our cores or GPU"),
+    ("other_cpu_cores", pa.float64(), "most CPU used by other processes on our cores, in cores"),
+    (
+        "steal_cores",
+        pa.float64(),
+        "most CPU time stolen by the hypervisor from our cores, in cores",
+    ),
+    ("cpu_cores_available", pa.int32(), "cores this process may run on (sched_getaffinity)"),
+    ("contention_retries", pa.int32(), "timing windows measured again because of contention"),
+    ("gpu_other_processes", pa.int32(), "most other processes seen on the GPU while timing"),
+    ("gpu_throttle", pa.string(), "GPU clock throttle reasons seen while timing"),
+    ("drift", pa.float64(), "change of the target's baseline latency from start to end of the run"),
+    ("drifted", pa.bool_(), "abs(drift) above the spec's noise_threshold"),
+    ("conditions", pa.string(), "measurement conditions that did not hold, '; '-separated"),
+    # energy
+    ("energy_source", pa.string(), "counter read for energy (rapl:..., nvml:...), null without"),
+    ("energy_reason", pa.string(), "why no energy was measured"),
+    ("energy_j_per_batch", pa.float64(), "joules per call of one batch, over the timed windows"),
+    ("energy_j_per_sample", pa.float64(), "energy_j_per_batch / batch_size"),
+    ("runtime_notes", pa.string(), "JSON list of what the runtime chose (kernels, providers)"),
     ("compress_seconds", pa.float64(), "wall time of the pipeline's methods"),
     ("artifact_format", pa.string(), "format the target ran (torch.module, onnx...)"),
     ("conversions", pa.string(), "converters the harness inserted, e.g. torch-to-onnx"),
@@ -78,6 +108,9 @@ _COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("method_log", pa.string(), "JSON list of what each method reported changing"),
     # environment
     ("threads", pa.int32(), "intra-op threads used"),
+    ("hostname", pa.string(), "host that measured the row"),
+    ("cpu_model", pa.string(), "CPU model of that host"),
+    ("gpu_name", pa.string(), "GPU of that host used by the target, null on CPU targets"),
     ("torch_version", pa.string(), "torch.__version__"),
     ("squeezebench_version", pa.string(), "squeezebench version"),
     ("git_sha", pa.string(), "commit of the working directory, if a git repository"),
