@@ -1,7 +1,10 @@
-"""The built-in digits models: defined here, trained deterministically, cached on disk.
+"""The built-in digits models: defined here, shipped trained, retrainable deterministically.
 
-Training is fixed (seed, one thread, full recipe in ``RECIPE``) so that every machine with
-the same torch version gets bit-identical weights; the cache key covers all of it.
+Training is fixed (seed, one thread, full recipe in ``RECIPE``), yet another CPU or torch
+version can still give other weights, so the weights trained with this recipe ship with the
+package (``digits_weights``) and every machine loads the same bytes. Training remains the
+fallback, with a warning, when the shipped file is missing or its sha256 differs; the fallback
+caches what it trains under a key that covers architecture, recipe, seed and torch version.
 """
 
 from __future__ import annotations
@@ -9,10 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from squeezebench.paths import cache_dir
+from squeezebench.plugins.builtin.models import digits_weights
 
 TRAINING_SEED = 0
 RECIPE = {"version": 1, "epochs": 25, "batch_size": 32, "lr": 0.003, "weight_decay": 1e-4}
@@ -62,7 +68,24 @@ def cache_key(name: str) -> str:
 
 
 def trained_model(name: str) -> Any:
-    """The trained model, from the cache when present, else trained now and cached."""
+    """The trained model in eval mode: the shipped weights, else (with a warning) trained here."""
+    shipped = digits_weights.load_shipped(name)
+    if shipped.state_dict is not None:
+        model = build_architecture(name)
+        model.load_state_dict(shipped.state_dict)
+        return model.eval()
+    warnings.warn(
+        f"builtin:{name}: {shipped.problem}; training it with the built-in recipe instead "
+        "(on this machine that may give other weights and figures than published ones; "
+        "`squeezebench builtin-models retrain` rewrites the shipped files)",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    return cached_or_trained_model(name)
+
+
+def cached_or_trained_model(name: str) -> Any:
+    """The model trained on this machine, from the cache when present, else trained and cached."""
     import torch
 
     model = build_architecture(name)
@@ -115,3 +138,32 @@ def _save_atomically(state_dict: Any, path: Path) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(state_dict, temporary)
     os.replace(temporary, path)
+
+
+@dataclass(frozen=True)
+class RetrainedWeights:
+    """One model retrained and written: where, its sha256, and whether the bytes changed."""
+
+    name: str
+    path: Path
+    sha256: str
+    previous_sha256: str
+
+
+def retrain_weights(name: str, directory: Path) -> RetrainedWeights:
+    """Train ``name`` with ``RECIPE`` and write its safetensors weights into ``directory``."""
+    import torch
+
+    model = build_architecture(name)
+    train(model)
+    metadata = {
+        "model": name,
+        "recipe": json.dumps(RECIPE, sort_keys=True),
+        "seed": str(TRAINING_SEED),
+        "trained_with": f"torch {torch.__version__}",
+    }
+    payload = digits_weights.encode_state_dict(model.state_dict(), metadata)
+    path = digits_weights.write_weights(directory, name, payload)
+    return RetrainedWeights(
+        name, path, digits_weights.sha256(payload), digits_weights.SHIPPED_SHA256[name]
+    )
