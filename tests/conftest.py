@@ -17,12 +17,15 @@ benchmark:
   warmup_seconds: 0.01
   min_repeats: 3
   min_seconds: 0.01
+  rounds: 1
+  drift_check: false
 """
 
 
 @pytest.fixture
 def fast_benchmark() -> str:
-    """A ``benchmark:`` section that times just enough to produce real numbers quickly."""
+    """A ``benchmark:`` section that times just enough to produce real numbers quickly
+    (one round, no drift check: tests of rounds and drift ask for them explicitly)."""
     return FAST_BENCHMARK
 
 

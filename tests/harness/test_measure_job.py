@@ -5,6 +5,8 @@ from typing import Any
 import numpy as np
 
 from squeezebench.harness.compress import CompressedArtifact
+from squeezebench.harness.measure.rounds import latency_columns
+from squeezebench.harness.measure.window import ConditionReading
 from squeezebench.harness.measure_job import measure_on_target
 from squeezebench.plugins.contracts import Runner
 from squeezebench.spec.models import BenchmarkSpec
@@ -40,14 +42,31 @@ class TimedRunner(Runner):
         return ConstantTimer()
 
 
-def test_latency_rows_come_from_the_runners_timer() -> None:
+class QuietProbe:
+    """A condition probe that sees an idle machine."""
+
+    def start(self) -> None:
+        self.calls = 0
+
+    def stop(self, calls: int) -> None:
+        self.calls = calls
+
+    def reading(self) -> ConditionReading:
+        return ConditionReading(other_cpu_cores=0.0, calls=self.calls)
+
+
+def test_latency_windows_come_from_the_runners_timer() -> None:
     compressed = CompressedArtifact(None, "test", seconds=0.0, simulated=False)
     settings = BenchmarkSpec(batch_sizes=[1, 4], warmup_seconds=0, min_repeats=3, min_seconds=0)
     measured = measure_on_target(
-        compressed, TimedRunner(), None, np.ones((1, 3), np.float32), settings
+        compressed, TimedRunner(), None, np.ones((1, 3), np.float32), settings, QuietProbe()
     )
-    assert [row["latency_p50_ms"] for row in measured.batch_rows] == [7.0, 7.0]
-    assert measured.batch_rows[1]["throughput_per_s"] == 4 / 7e-3
+    assert [w.batch_size for w in measured.windows] == [1, 4]
+    assert [w.samples_ms for w in measured.windows] == [[7.0] * 3, [7.0] * 3]
+    assert not any(w.contended for w in measured.windows)
+    columns = latency_columns([measured.windows[1]], settings.noise_threshold)
+    assert columns["latency_p50_ms"] == 7.0
+    assert columns["throughput_per_s"] == 4 / 7e-3
 
 
 def test_runners_time_with_the_host_clock_by_default() -> None:

@@ -88,10 +88,10 @@ def test_resume_retries_errors_only_when_asked(write_spec, registry, tmp_path, m
     spec = load_spec(write_spec(SPEC), registry)
     original = Workspace.measure
 
-    def fail_int8(self, job):
+    def fail_int8(self, job, **options):
         if job.variant.name == "int8":
             return JobResult("error", "flaky on purpose")
-        return original(self, job)
+        return original(self, job, **options)
 
     monkeypatch.setattr(Workspace, "measure", fail_int8)
     first = run_spec(spec, registry, tmp_path / "out", isolate=False)

@@ -100,9 +100,13 @@ def compare(
         typer.Argument(help="New results (run folder or folder of runs).", show_default=False),
     ],
     threshold: Annotated[
-        str,
-        typer.Option(help="Relative p50 latency change that counts (0.10 or 10%)."),
-    ] = "0.10",
+        str | None,
+        typer.Option(
+            help="Relative p50 latency change that counts (0.10 or 10%); default: the new "
+            "run's spec (compare.threshold), else 0.10.",
+            show_default=False,
+        ),
+    ] = None,
     threshold_for: Annotated[
         list[str] | None,
         typer.Option(
@@ -113,8 +117,13 @@ def compare(
         ),
     ] = None,
     alpha: Annotated[
-        float, typer.Option(help="Significance level of the Mann-Whitney U test.")
-    ] = 0.05,
+        float | None,
+        typer.Option(
+            help="Significance level of the test on per-round medians; default: the new "
+            "run's spec (compare.alpha), else 0.05.",
+            show_default=False,
+        ),
+    ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="md or text.")] = "md",
     output: Annotated[
         Path | None,
@@ -129,7 +138,7 @@ def compare(
         comparison = run_compare(
             baseline,
             new,
-            threshold=parse_threshold(threshold),
+            threshold=None if threshold is None else parse_threshold(threshold),
             thresholds=parse_threshold_for(threshold_for or []),
             alpha=alpha,
         )

@@ -33,6 +33,7 @@ class ProgressReporter:
             auto_refresh=False,
         )
         self._task: Any = None
+        self._rounds: Any = None
 
     def __enter__(self) -> ProgressReporter:
         self._progress.start()
@@ -61,6 +62,34 @@ class ProgressReporter:
                 Text(f"{rows[0]['status']} {job.variant.name} @ {job.target.label}: ", "yellow")
                 + Text(str(rows[0]["reason"]))
             )
+
+    def rounds_started(self, steps: int) -> None:
+        """A second bar for the later timing rounds and the drift checks."""
+        if steps:
+            self._rounds = self._progress.add_task("timing rounds", total=steps)
+            self._progress.refresh()
+
+    def round_started(self, job: Job, number: int) -> None:
+        """Show the round in flight."""
+        description = escape(f"round {number}: {job.variant.name} @ {job.target.label}")
+        self._progress.update(self._rounds, description=description)
+        self._progress.refresh()
+
+    def round_finished(self, job: Job, number: int) -> None:
+        """Advance the rounds bar."""
+        self._progress.update(self._rounds, advance=1)
+        self._progress.refresh()
+
+    def drift_check_started(self, job: Job) -> None:
+        """Show the drift check in flight."""
+        description = escape(f"drift check: baseline @ {job.target.label}")
+        self._progress.update(self._rounds, description=description)
+        self._progress.refresh()
+
+    def drift_check_finished(self, job: Job) -> None:
+        """Advance the rounds bar."""
+        self._progress.update(self._rounds, advance=1, description="timing rounds")
+        self._progress.refresh()
 
 
 def _bytes(value: int | None) -> str:
@@ -119,8 +148,9 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
         for batch in batch_sizes:
             row = by_batch.get(batch, {})
             p50 = _number(row.get("latency_p50_ms"), "{:.3f} ms")
-            if row.get("noisy"):
-                p50 += " ~"
+            p50 += "".join(
+                mark for column, mark in _MARKS if row.get(column) and row.get("latency_p50_ms")
+            )
             cells += [p50, _number(row.get("speedup"), "{:.2f}x")]
         status = first["status"]
         if status == "ok":
@@ -131,12 +161,53 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
         table.add_row(*cells)
     notes = [f"[{number}] {reason}" for reason, number in reasons.items()]
     table.caption = Text(  # Text, not a str: reasons may contain [brackets] (no markup)
-        "\n".join(
-            ["~ noisy (IQR/median above the spec's noise_threshold); pp: percentage points", *notes]
-        )
+        "\n".join([_LEGEND, *drift_lines(rows), *condition_lines(rows), *notes])
     )
     table.caption_justify = "left"
     return table
+
+
+_MARKS = (("noisy", " ~"), ("contended", " !"), ("drifted", " ≈"))
+_LEGEND = (
+    "~ noisy (rounds spread above the spec's noise_threshold); ! timed under contention; "
+    "≈ the machine's speed drifted; pp: percentage points"
+)
+
+
+def condition_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """A line on the rows timed under contention or on too many threads, if any."""
+    timed = [row for row in rows if row.get("latency_p50_ms") is not None]
+    contended = [row for row in timed if row.get("contended")]
+    lines = []
+    if contended:
+        others = [row["other_cpu_cores"] for row in contended if row.get("other_cpu_cores")]
+        cores = max((row.get("cpu_cores_available") or 0 for row in contended), default=0)
+        retries = max(row.get("contention_retries") or 0 for row in contended)
+        busy = f"; other processes used up to {max(others):.2f} of {cores} cores" if others else ""
+        lines.append(
+            f"! {len(contended)} of {len(timed)} rows timed under contention{busy} "
+            f"(after up to {retries} retries); compare calls their changes inconclusive"
+        )
+    oversubscribed = {
+        row["conditions"].split(";")[0]
+        for row in timed
+        if row.get("conditions") and "threads requested" in row["conditions"]
+    }
+    lines += sorted(oversubscribed)
+    return lines
+
+
+def drift_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per target: how much its baseline's speed changed from start to end."""
+    by_target: dict[str, dict[int, float]] = {}
+    for row in rows:
+        if row.get("drift") is not None and row.get("variant") == "baseline":
+            by_target.setdefault(row["target"], {})[row["batch_size"]] = row["drift"]
+    lines = []
+    for target, changes in by_target.items():
+        parts = ", ".join(f"b={b} {change:+.1%}" for b, change in sorted(changes.items()))
+        lines.append(f"drift on {target} (baseline timed again at the end): {parts}")
+    return lines
 
 
 def plugins_table(registry: Registry) -> Table:

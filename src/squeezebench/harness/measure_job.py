@@ -1,7 +1,8 @@
 """Measuring one compressed artifact on one target: every target-dependent metric.
 
-Nothing here compares with the baseline: a job is measured on its own (possibly in a
-worker process), and :mod:`squeezebench.harness.baseline` relates it to the baseline after.
+Nothing here compares with the baseline or aggregates rounds: a job is measured on its own
+(in a worker process), :mod:`squeezebench.harness.measure.rounds` turns its rounds into
+columns and :mod:`squeezebench.harness.baseline` relates it to the baseline after.
 """
 
 from __future__ import annotations
@@ -12,19 +13,23 @@ from typing import Any
 import numpy as np
 
 from squeezebench.harness.compress import CompressedArtifact
-from squeezebench.harness.measure.latency import time_calls
-from squeezebench.harness.measure.memory import PeakMemory
 from squeezebench.harness.measure.quality import predict, score
+from squeezebench.harness.measure.window import (
+    ConditionProbe,
+    RetryBudget,
+    Window,
+    measure_window,
+)
 from squeezebench.plugins.contracts import DatasetSplits, Runner
 from squeezebench.spec.models import BenchmarkSpec
 
 
 @dataclass
 class TargetMeasurement:
-    """What one job measured: shared metrics, one row per batch size, the test outputs."""
+    """What one job measured: shared metrics, one timing window per batch size, outputs."""
 
     metrics: dict[str, Any] = field(default_factory=dict)
-    batch_rows: list[dict[str, Any]] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
     outputs: np.ndarray | None = None
     problem: str | None = None  # set when the outputs are unusable (NaN, inf)
 
@@ -47,14 +52,43 @@ def as_numpy(example: Any) -> np.ndarray | None:
     return np.asarray(example.detach().cpu() if hasattr(example, "detach") else example)
 
 
+def time_round(
+    runner: Runner,
+    data: DatasetSplits | None,
+    example: Any,
+    settings: BenchmarkSpec,
+    probe: ConditionProbe,
+) -> list[Window]:
+    """One timing round: a window per batch size, in the spec's order, sharing one
+    budget of re-measurements for contended windows."""
+    budget = RetryBudget(settings.contention.retries)
+    windows = []
+    for batch_size in settings.batch_sizes:
+        placed = runner.place(latency_batch(data, example, batch_size))
+        windows.append(
+            measure_window(
+                lambda placed=placed: runner.run(placed),
+                runner.synchronize,
+                batch_size,
+                settings,
+                probe,
+                timer=runner.timer(),
+                budget=budget,
+            )
+        )
+    return windows
+
+
 def measure_on_target(
     compressed: CompressedArtifact,
     runner: Runner,
     data: DatasetSplits | None,
     example: Any,
     settings: BenchmarkSpec,
+    probe: ConditionProbe | None,
 ) -> TargetMeasurement:
-    """Artifact bytes, accuracy on the test split and latency per batch size."""
+    """Artifact bytes, accuracy on the test split, and the first timing round (none
+    without a ``probe``: an evaluation that times nothing)."""
     payload = runner.artifact_bytes()
     encoded = compressed.encode(payload)
     measurement = TargetMeasurement(
@@ -71,32 +105,6 @@ def measure_on_target(
             measurement.outputs = outputs
             measurement.metrics["metric"] = data.metric
             measurement.metrics["accuracy"] = score(data.metric, outputs, data.test.labels)
-    for batch_size in settings.batch_sizes:
-        placed = runner.place(latency_batch(data, example, batch_size))
-        with PeakMemory() as peak:
-            stats = time_calls(
-                lambda placed=placed: runner.run(placed),
-                runner.synchronize,
-                warmup_seconds=settings.warmup_seconds,
-                min_repeats=settings.min_repeats,
-                min_seconds=settings.min_seconds,
-                timer=runner.timer(),
-            )
-        measurement.batch_rows.append(
-            {
-                "batch_size": batch_size,
-                "latency_p50_ms": stats.p50,
-                "latency_p90_ms": stats.p90,
-                "latency_p99_ms": stats.p99,
-                "latency_mean_ms": stats.mean,
-                "latency_std_ms": stats.std,
-                "latency_iqr_ms": stats.iqr,
-                "latency_spread": stats.spread,
-                "noisy": stats.spread > settings.noise_threshold,
-                "repeats": len(stats.samples_ms),
-                "latency_samples_ms": stats.samples_ms,
-                "throughput_per_s": batch_size / (stats.p50 / 1e3) if stats.p50 > 0 else None,
-                "peak_memory_bytes": peak.growth_bytes,
-            }
-        )
+    if probe is not None:
+        measurement.windows = time_round(runner, data, example, settings, probe)
     return measurement

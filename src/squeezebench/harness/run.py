@@ -1,9 +1,11 @@
 """``run_spec``: plan the jobs, measure each (in a fresh worker by default), store rows.
 
 The parent process loads the model once to fingerprint it and to check it against the
-dataset (bad input fails here, before anything runs), then hands each job to an executor.
-Each job's rows are written atomically as soon as it finishes, so a crash, a kill or Ctrl-C
-costs at most the job in flight; ``resume=True`` continues a run where it stopped.
+dataset (bad input fails here, before anything runs), then hands the jobs to
+:class:`~squeezebench.harness.sweep.Sweep`, which measures each, times the further rounds
+and checks the machine's drift. Rows are written atomically as soon as they exist, so a
+crash, a kill or Ctrl-C costs at most the work in flight; ``resume=True`` continues a run
+where it stopped.
 """
 
 from __future__ import annotations
@@ -14,19 +16,19 @@ import os
 import secrets
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from squeezebench._version import __version__
 from squeezebench.errors import UserError
-from squeezebench.harness.baseline import BaselineReference
 from squeezebench.harness.environment import capture_environment
 from squeezebench.harness.executor import InlineExecutor, ProcessExecutor
 from squeezebench.harness.jobs import Job, job_to_payload, plan_jobs
+from squeezebench.harness.manifest import RunManifest
 from squeezebench.harness.measure.quality import EMBEDDING
 from squeezebench.harness.measure_job import latency_batch
+from squeezebench.harness.sweep import Sweep
 from squeezebench.harness.worker import JobRequest
 from squeezebench.harness.workspace import JobResult, Workspace, describe_failure
 from squeezebench.paths import cache_dir
@@ -36,11 +38,22 @@ from squeezebench.spec.load import ResolvedSpec
 
 
 class Reporter(Protocol):
-    """Progress callbacks (the CLI draws a progress bar with them)."""
+    """Progress callbacks (the CLI draws a progress bar with them).
+
+    The callbacks after ``job_finished`` are optional (a reporter without them still
+    works): ``rounds_started`` gives the number of steps of the later phases (timing rounds
+    2..N and drift checks), each announced by ``round_started``/``round_finished`` or
+    ``drift_check_started``/``drift_check_finished``.
+    """
 
     def run_started(self, jobs: list[Job]) -> None: ...
     def job_started(self, job: Job) -> None: ...
     def job_finished(self, job: Job, rows: list[dict[str, Any]]) -> None: ...
+    def rounds_started(self, steps: int) -> None: ...
+    def round_started(self, job: Job, number: int) -> None: ...
+    def round_finished(self, job: Job, number: int) -> None: ...
+    def drift_check_started(self, job: Job) -> None: ...
+    def drift_check_finished(self, job: Job) -> None: ...
 
 
 class SilentReporter:
@@ -75,10 +88,6 @@ class RunOutcome:
 def new_run_id() -> str:
     """``20261123T091500Z-3fa2``: sortable by time, unique across concurrent runs."""
     return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
 def check_model_against_data(workspace: Workspace) -> None:
@@ -117,6 +126,8 @@ def check_model_against_data(workspace: Workspace) -> None:
 
 
 def _identity(job: Job, run_id: str, resolved: ResolvedSpec, git_sha: str | None) -> dict:
+    import torch
+
     return {
         "run_id": run_id,
         "spec_name": resolved.spec.name,
@@ -133,32 +144,9 @@ def _identity(job: Job, run_id: str, resolved: ResolvedSpec, git_sha: str | None
         "seed": job.seed,
         "threads": job.target.options.get("threads"),
         "squeezebench_version": __version__,
+        "torch_version": torch.__version__,
         "git_sha": git_sha,
     }
-
-
-def assemble_rows(
-    job: Job, identity: dict[str, Any], result: JobResult, baseline: BaselineReference
-) -> list[dict[str, Any]]:
-    """One row per batch size: identity, result, and the comparison with the baseline."""
-    import torch
-
-    identity = identity | {"torch_version": torch.__version__}
-    if not result.batch_rows:
-        return [
-            identity
-            | result.metrics
-            | {"batch_size": b, "status": result.status, "reason": result.reason}
-            for b in job.benchmark.batch_sizes
-        ]
-    rows = []
-    for batch_row in result.batch_rows:
-        row = identity | result.metrics | batch_row
-        row |= {"status": result.status, "reason": result.reason}
-        rows.append(row)
-    if not job.variant.steps and result.status == "ok":
-        baseline.learn(rows, result.outputs)
-    return [row | baseline.compare(row, result.outputs) for row in rows]
 
 
 def run_spec(
@@ -208,112 +196,69 @@ def run_spec(
     run_directory = find_resumable_run(output_dir, resolved.spec_hash) if resume else None
     run_id = run_directory.name if run_directory else new_run_id()
     store = RunStore(output_dir, run_id)
-    outcome = RunOutcome(run_id, store.directory)
+    manifest = RunManifest(store, resumed=run_directory is not None)
     environment = capture_environment()
+    manifest.start(
+        resolved,
+        fingerprint,
+        jobs,
+        isolate=isolate,
+        environment=environment,
+        plugins=plugins or [],
+    )
+    outcome = RunOutcome(run_id, store.directory)
     git_sha = (environment.get("git") or {}).get("sha")
-    manifest = store.read_manifest() if run_directory else {}
-    manifest.update(
-        {
-            "run_id": run_id,
-            "spec_name": resolved.spec.name,
-            "spec_path": str(resolved.path),
-            "spec_hash": resolved.spec_hash,
-            "spec_text": resolved.path.read_text(encoding="utf-8"),
-            "spec": resolved.spec.model_dump(mode="json"),
-            "model_fingerprint": fingerprint,
-            "squeezebench_version": __version__,
-            "status": "running",
-            "isolated": isolate,
-            "environment": environment,
-            "plugins": plugins or [],
-        }
-    )
-    manifest.setdefault("started_at", _now())
-    if run_directory:
-        manifest.setdefault("resumed_at", []).append(_now())
-    jobs_state = manifest.setdefault("jobs", {})
-    for job in jobs:
-        jobs_state.setdefault(
-            job.job_id,
-            {"variant": job.variant.name, "target": job.target.label, "status": "pending"},
-        )
-    store.write_manifest(manifest)
-
-    finished = store.finished_jobs()
     executor = ProcessExecutor() if isolate else InlineExecutor(registry)
-    artifact_dir, temporary_dir = _artifact_directory(
-        cache_artifacts, isolate, len(resolved.targets)
-    )
+    artifact_dir, temporary_dir = _artifact_directory(cache_artifacts, isolate)
     environment_for_workers = {k: v for k, v in os.environ.items() if k.startswith("SQUEEZEBENCH_")}
-    baselines: dict[str, BaselineReference] = {}
-    reporter.run_started(jobs)
-    current: Job | None = None
+
+    def execute(job: Job, mode: str) -> JobResult:
+        request = JobRequest(
+            job=job_to_payload(job),
+            base_dir=str(base_dir),
+            model_fingerprint=fingerprint,
+            artifact_cache_dir=str(artifact_dir) if artifact_dir else None,
+            memory_limit_mb=job.benchmark.memory_limit_mb,
+            environment=environment_for_workers,
+            trust_model_files=trusted,
+            mode=mode,
+        )
+        return executor.execute(request, job.benchmark.timeout_seconds)
+
+    def identity(job: Job) -> dict[str, Any]:
+        started_at = dt.datetime.now(dt.timezone.utc)
+        return _identity(job, run_id, resolved, git_sha) | {"started_at": started_at}
+
+    sweep = Sweep(jobs, execute, store, manifest, reporter, identity)
     try:
-        for job in jobs:
-            baseline = baselines.setdefault(job.target.label, BaselineReference())
-            previous = finished.get(job.job_id)
-            if previous is not None and not (retry_errors and _has_errors(previous)):
-                if not job.variant.steps:
-                    baseline.learn(previous, store.read_outputs(job.job_id))
-                outcome.rows.extend(previous)
-                outcome.resumed_jobs += 1
-                reporter.job_finished(job, previous)
-                continue
-            current = job
-            reporter.job_started(job)
-            jobs_state[job.job_id]["status"] = "running"
-            started_at = dt.datetime.now(dt.timezone.utc)
-            begin = time.perf_counter()
-            request = JobRequest(
-                job=job_to_payload(job),
-                base_dir=str(base_dir),
-                model_fingerprint=fingerprint,
-                artifact_cache_dir=str(artifact_dir) if artifact_dir else None,
-                memory_limit_mb=job.benchmark.memory_limit_mb,
-                environment=environment_for_workers,
-                trust_model_files=trusted,
-            )
-            result = executor.execute(request, job.benchmark.timeout_seconds)
-            identity = _identity(job, run_id, resolved, git_sha) | {"started_at": started_at}
-            rows = assemble_rows(job, identity, result, baseline)
-            if result.outputs is not None:
-                store.write_outputs(job.job_id, result.outputs)
-            store.write_job(job.job_id, rows)  # last: a job file means the job is complete
-            outcome.rows.extend(rows)
-            jobs_state[job.job_id].update(
-                status=result.status, seconds=round(time.perf_counter() - begin, 3)
-            )
-            store.write_manifest(manifest)
-            current = None
-            reporter.job_finished(job, rows)
+        sweep.measure_all(store.finished_jobs(), retry_errors)
+        sweep.more_rounds()
+        sweep.drift_check()
+        outcome.rows = sweep.finish()
         outcome.status = "complete"
     except KeyboardInterrupt:
         outcome.status = "interrupted"
-        if current is not None:
-            jobs_state[current.job_id]["status"] = "interrupted"
+        if sweep.in_flight is not None:
+            manifest.data["jobs"][sweep.in_flight.job_id]["status"] = "interrupted"
         raise
     finally:
+        outcome.resumed_jobs = sweep.resumed_jobs
+        if not outcome.rows:
+            outcome.rows = [row for record in sweep.records.values() for row in record.rows()]
         executor.close()
         if temporary_dir:
             shutil.rmtree(temporary_dir, ignore_errors=True)
-        manifest["status"] = outcome.status if outcome.status != "running" else "failed"
-        manifest["finished_at"] = _now()
-        store.write_manifest(manifest)
+        manifest.finish(outcome.status if outcome.status != "running" else "failed")
     return outcome
 
 
-def _has_errors(rows: list[dict[str, Any]]) -> bool:
-    return any(row.get("status") == "error" for row in rows)
-
-
-def _artifact_directory(
-    persistent: bool, isolate: bool, targets: int
-) -> tuple[Path | None, str | None]:
+def _artifact_directory(persistent: bool, isolate: bool) -> tuple[Path | None, str | None]:
     """Where workers share compressed artifacts: the user's cache, a private temporary
-    folder (several targets per variant), or nowhere (one process, or one target)."""
+    folder (workers of several targets and timing rounds reuse a variant), or nowhere
+    (one process keeps them in memory)."""
     if persistent:
         return cache_dir() / "artifacts", None
-    if isolate and targets > 1:
+    if isolate:
         temporary = tempfile.mkdtemp(prefix="squeezebench-artifacts-")  # mode 0700
         return Path(temporary), temporary
     return None, None

@@ -34,6 +34,8 @@ class JobRequest:
     environment: dict[str, str] = field(default_factory=dict)
     log_path: str | None = None  # the worker's stdout and stderr go there
     trust_model_files: bool = False
+    # "measure": the whole job; "evaluate": all but timing; "time": one more timing round
+    mode: str = "measure"
 
 
 def apply_memory_limit(megabytes: int | None) -> None:
@@ -78,7 +80,9 @@ def measure_request(request: JobRequest, workspace: Any = None, registry: Any = 
             f"{job.model} gave different weights in the worker than in the parent process "
             "(is the model source deterministic?)",
         )
-    return workspace.measure(job)
+    if request.mode == "time":
+        return workspace.time_job(job)
+    return workspace.measure(job, timed=request.mode != "evaluate")
 
 
 def worker_main(request: JobRequest, connection: Any) -> None:

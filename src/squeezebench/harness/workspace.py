@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -27,11 +28,17 @@ from squeezebench.harness.convert import (
     no_path_reason,
     run_chain,
 )
+from squeezebench.harness.environment import cpu_model
 from squeezebench.harness.identity import job_versions, model_fingerprint
 from squeezebench.harness.jobs import Job
+from squeezebench.harness.measure.conditions import (
+    condition_probe,
+    cpu_cores_available,
+)
 from squeezebench.harness.measure.flops import count_flops
 from squeezebench.harness.measure.size import count_parameters, sparse_tensor_bytes
-from squeezebench.harness.measure_job import latency_batch, measure_on_target
+from squeezebench.harness.measure.window import Window
+from squeezebench.harness.measure_job import latency_batch, measure_on_target, time_round
 from squeezebench.harness.model_inputs import model_inputs
 from squeezebench.plugins.contracts import (
     TORCH_MODULE,
@@ -39,19 +46,35 @@ from squeezebench.plugins.contracts import (
     DatasetSplits,
     LoadedModel,
     MethodContext,
+    Runner,
 )
 from squeezebench.plugins.registry import Registry
 
 
 @dataclass
 class JobResult:
-    """What measuring a job gave: a status, shared metrics, per-batch rows, test outputs."""
+    """What a worker measured: a status, shared metrics, one timing round, test outputs.
+
+    A full measurement (:meth:`Workspace.measure`) fills everything; a timing round
+    (:meth:`Workspace.time_job`) only the status and ``windows``.
+    """
 
     status: str
     reason: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-    batch_rows: list[dict[str, Any]] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
     outputs: np.ndarray | None = None
+
+
+@dataclass
+class Prepared:
+    """A job ready to time: its compressed and runnable artifacts and a backend runner."""
+
+    compressed: CompressedArtifact
+    runnable: CompressedArtifact  # in a format the backend runs (after any conversions)
+    conversions: tuple[str, ...]
+    runner: Runner
+    prepare_seconds: float
 
 
 def describe_failure(error: BaseException, *, with_traceback: bool = False) -> str:
@@ -156,8 +179,14 @@ class Workspace:
             if key is not None:
                 self.artifact_cache.put(key, result)
         self._compressed[name] = result
-        self._metrics[name] = self._artifact_metrics(result)
         return result
+
+    def artifact_metrics(self, job: Job) -> dict[str, Any]:
+        """Size, sparsity and FLOPs of the job's compressed variant (computed once)."""
+        name = (job.variant.name, job.seed)
+        if name not in self._metrics:
+            self._metrics[name] = self._artifact_metrics(self.compressed(job))
+        return self._metrics[name]
 
     def _cache_key(self, job: Job) -> str | None:
         """The artifact-cache key of the job's compressed variant (None without a cache)."""
@@ -245,13 +274,78 @@ class Workspace:
 
     # -- measurement ------------------------------------------------------------------------
 
-    def measure(self, job: Job) -> JobResult:
-        """Compress (if needed), convert, prepare and measure ``job``; never raises.
+    def measure(self, job: Job, *, timed: bool = True) -> JobResult:
+        """Compress (if needed), convert, prepare, score and time ``job``; never raises.
 
         A target that cannot run here (backend or converter check, ``BackendUnavailable``)
         is ``skipped``, or an ``error`` when the target says ``if_unavailable: fail``; an
-        artifact no converter can bring to the backend's formats is ``skipped``.
+        artifact no converter can bring to the backend's formats is ``skipped``. With
+        ``timed=False`` nothing is timed (an evaluation: sizes and accuracy only); the
+        timing rounds come later from :meth:`time_job`.
         """
+        prepared = self._prepare(job)
+        if isinstance(prepared, JobResult):
+            return prepared
+        runner, runnable, conversions = prepared.runner, prepared.runnable, prepared.conversions
+        prepare_seconds = prepared.prepare_seconds
+        try:
+            metrics = self.artifact_metrics(job)
+            measured = measure_on_target(
+                prepared.compressed,
+                runner,
+                self.data,
+                self.model.example_input,
+                job.benchmark,
+                condition_probe(job.target.device) if timed else None,
+            )
+            lazy = getattr(runner, "lazy_prepare_seconds", None)
+            prepare_seconds += lazy() if lazy is not None else 0.0
+        except Exception as error:
+            return JobResult("error", describe_failure(error, with_traceback=True))
+        finally:
+            runner.close()
+        target_metrics = {
+            "artifact_format": runnable.format,
+            "conversions": ", ".join(conversions) or None,
+            "convert_seconds": runnable.seconds if conversions else None,
+            "prepare_seconds": prepare_seconds,
+            "cpu_cores_available": cpu_cores_available(),
+            "hostname": socket.gethostname(),
+            "cpu_model": cpu_model(),
+        }
+        return JobResult(
+            "error" if measured.problem else "ok",
+            measured.problem,
+            {**metrics, **target_metrics, **measured.metrics},
+            measured.windows,
+            measured.outputs,
+        )
+
+    def time_job(self, job: Job) -> JobResult:
+        """One more timing round of ``job`` (no scoring); never raises."""
+        prepared = self._prepare(job)
+        if isinstance(prepared, JobResult):
+            return prepared
+        runner = prepared.runner
+        try:
+            windows = time_round(
+                runner,
+                self.data,
+                self.model.example_input,
+                job.benchmark,
+                condition_probe(job.target.device),
+            )
+        except Exception as error:
+            return JobResult("error", describe_failure(error, with_traceback=True))
+        finally:
+            runner.close()
+        return JobResult("ok", windows=windows)
+
+    def _prepare(
+        self, job: Job
+    ) -> tuple[CompressedArtifact, CompressedArtifact, tuple, Any, float] | JobResult:
+        """The compressed and runnable artifacts, the converters, a runner and its
+        preparation time; or the result that says why the job cannot run."""
         try:
             compressed = self.compressed(job)
         except ConverterUnavailable as error:
@@ -283,29 +377,7 @@ class Workspace:
                 f"backend {backend.name} rejected the artifact: "
                 + describe_failure(error, with_traceback=True),
             )
-        try:
-            measured = measure_on_target(
-                compressed, runner, self.data, self.model.example_input, job.benchmark
-            )
-            lazy = getattr(runner, "lazy_prepare_seconds", None)
-            prepare_seconds += lazy() if lazy is not None else 0.0
-        except Exception as error:
-            return JobResult("error", describe_failure(error, with_traceback=True))
-        finally:
-            runner.close()
-        target_metrics = {
-            "artifact_format": runnable.format,
-            "conversions": ", ".join(conversions) or None,
-            "convert_seconds": runnable.seconds if conversions else None,
-            "prepare_seconds": prepare_seconds,
-        }
-        return JobResult(
-            "error" if measured.problem else "ok",
-            measured.problem,
-            {**self._metrics[(job.variant.name, job.seed)], **target_metrics, **measured.metrics},
-            measured.batch_rows,
-            measured.outputs,
-        )
+        return Prepared(compressed, runnable, conversions, runner, prepare_seconds)
 
 
 def _unavailable(job: Job, reason: str) -> JobResult:

@@ -35,6 +35,33 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ContentionSpec(StrictModel):
+    """What counts as contention while timing, and what to do about it."""
+
+    threshold: float = Field(
+        0.25,
+        ge=0,
+        description="A timing window is contended when other processes (or the hypervisor) "
+        "used more than this many cores' worth of CPU on the cores we run on, or when another "
+        "process runs on the GPU being timed.",
+    )
+    on_contention: Literal["retry", "warn", "fail"] = Field(
+        "retry",
+        description="retry: wait and time the window again, up to `retries` times, then keep "
+        "the row marked contended; warn: keep the first measurement, marked contended; fail: "
+        "record the job as an error.",
+    )
+    retries: int = Field(
+        3,
+        ge=0,
+        description="Contended windows re-measured at most, per timing round (retry): a "
+        "machine that stays busy costs a bounded time, then its rows are marked.",
+    )
+    wait_seconds: float = Field(
+        1.0, ge=0, description="Pause before re-measuring a contended window."
+    )
+
+
 class BenchmarkSpec(StrictModel):
     """How latency is measured."""
 
@@ -44,8 +71,25 @@ class BenchmarkSpec(StrictModel):
     warmup_seconds: float = Field(0.2, ge=0, description="Untimed runs for at least this long.")
     min_repeats: int = Field(20, ge=1, description="Timed runs: at least this many ...")
     min_seconds: float = Field(0.5, ge=0, description="... and for at least this long.")
+    rounds: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Independent timing rounds per job and batch size, each in a fresh worker "
+        "process (re-warmed in this process with --inline), interleaved across jobs. The "
+        "reported p50 is the median of the rounds' medians; spread and compare rest on them.",
+    )
     noise_threshold: float = Field(
-        0.1, gt=0, description="Rows whose IQR/median exceeds this are flagged noisy."
+        0.1,
+        gt=0,
+        description="Rows whose spread (range of the rounds' medians / p50; IQR/median with "
+        "one round) exceeds this are flagged noisy; drift above it marks a target's rows.",
+    )
+    contention: ContentionSpec = Field(default_factory=ContentionSpec)
+    drift_check: bool = Field(
+        True,
+        description="Time each target's baseline again at the end of the run and record how "
+        "much the machine's speed changed.",
     )
     timeout_seconds: float | None = Field(
         1800,
@@ -58,6 +102,21 @@ class BenchmarkSpec(StrictModel):
         ge=256,
         description="Cap each job's worker address space (RLIMIT_AS), in MiB; "
         "a job exceeding it fails alone. torch alone reserves about 1.2 GiB.",
+    )
+
+
+class CompareSpec(StrictModel):
+    """Defaults of `squeezebench compare` for runs of this spec (command-line flags win)."""
+
+    threshold: float = Field(
+        0.10, ge=0, description="Relative change of latency judged a regression (0.1 = 10%)."
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="Significance level of the test on per-round medians."
+    )
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-metric thresholds, e.g. {artifact_bytes: 0.02, accuracy: 0.005}.",
     )
 
 
@@ -149,6 +208,7 @@ class Spec(StrictModel):
         default_factory=lambda: ["torch:cpu"], min_length=1, description="Where to run."
     )
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
+    compare: CompareSpec = Field(default_factory=CompareSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     trust_model_files: bool = Field(
         False,

@@ -17,6 +17,16 @@ from typing import Protocol
 import numpy as np
 
 
+class TimedSpan(Protocol):
+    """Called around the timed repetitions only (after the warm-up): condition probes."""
+
+    def start(self) -> None:
+        """The first timed repetition is about to start."""
+
+    def stop(self, calls: int) -> None:
+        """The last one ended; ``calls`` repetitions were timed."""
+
+
 class DeviceTimer(Protocol):
     """Times one call on a device: ``start()``, the call, ``stop()``, then ``elapsed_ms()``.
 
@@ -76,6 +86,7 @@ def time_calls(
     min_seconds: float,
     clock: Callable[[], int] = time.perf_counter_ns,
     timer: DeviceTimer | None = None,
+    span: TimedSpan | None = None,
 ) -> LatencyStats:
     """Time ``call`` (followed by ``synchronize``) after a warm-up of ``warmup_seconds``.
 
@@ -85,7 +96,8 @@ def time_calls(
     collection, so that one job does not pay for the garbage of the previous ones.
     With a ``timer``, each sample is what the device timer measured around ``call``; the
     warm-up still ends with ``synchronize`` and ``timer.stop`` waits for the device, so
-    every timed call starts on an idle device.
+    every timed call starts on an idle device. ``span`` is told when the timed repetitions
+    start and stop (not the warm-up), so that probes of the machine cover exactly them.
     """
     gc.collect()
     was_enabled = gc.isenabled()
@@ -108,7 +120,12 @@ def time_calls(
                 timer.stop()
                 return timer.elapsed_ms()
 
-        return _samples(one_sample, min_repeats, min_seconds, clock)
+        if span is not None:
+            span.start()
+        stats = _samples(one_sample, min_repeats, min_seconds, clock)
+        if span is not None:
+            span.stop(len(stats.samples_ms))
+        return stats
     finally:
         if was_enabled:
             gc.enable()

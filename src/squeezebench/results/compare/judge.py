@@ -1,7 +1,10 @@
 """Judging one metric of one matched row: regression, improvement, or neither.
 
-Latency needs both the threshold and a one-sided Mann-Whitney U test on the raw samples
-(scipy, imported when a test is run); size and quality are judged on the threshold alone.
+Latency needs both the threshold and a one-sided Welch t-test on the logarithms of the
+per-round medians (``latency_round_p50_ms``; each round is a fresh process, so the rounds are
+independent where the samples inside one process are not). Fewer than two rounds on a side,
+or a row measured under contention or drift, make a latency change *inconclusive*, never a
+regression. Size and quality are deterministic and judged on the threshold alone.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 from squeezebench.results.compare.model import (
     IMPROVEMENT,
+    INCONCLUSIVE,
     INFO,
     NOT_SIGNIFICANT,
     REGRESSION,
@@ -25,10 +29,39 @@ from squeezebench.results.formatting import number_or_none
 _EPSILON = 1e-12
 
 
-def _mann_whitney(new: Sequence[float], baseline: Sequence[float], alternative: str) -> float:
-    from scipy.stats import mannwhitneyu
+def rounds_p_value(new: Sequence[float], baseline: Sequence[float], alternative: str) -> float:
+    """One-sided Welch t-test of log(new) against log(baseline) round medians.
 
-    return float(mannwhitneyu(new, baseline, alternative=alternative).pvalue)
+    ``alternative`` is ``greater`` (new slower) or ``less`` (new faster). Logarithms make
+    a slowdown of x% the same shift for fast and slow variants. When neither side varies at
+    all the test is undefined: equal sides give 1, different ones 0.
+    """
+    new_logs = [math.log(v) for v in new]
+    base_logs = [math.log(v) for v in baseline]
+    if len(set(new_logs)) == 1 and len(set(base_logs)) == 1:
+        shift = new_logs[0] - base_logs[0]
+        holds = shift > 0 if alternative == "greater" else shift < 0
+        return 0.0 if holds else 1.0
+    from scipy.stats import ttest_ind
+
+    result = ttest_ind(new_logs, base_logs, equal_var=False, alternative=alternative)
+    return float(result.pvalue)
+
+
+def _round_medians(row: dict[str, Any]) -> list[float]:
+    values = row.get("latency_round_p50_ms")
+    return [float(v) for v in values if v and v > 0] if values is not None else []
+
+
+def _conditions(base_row: dict[str, Any], new_row: dict[str, Any]) -> str | None:
+    """Why the rows' latencies cannot be trusted for a verdict, or None."""
+    reasons = []
+    for side, row in (("baseline", base_row), ("new", new_row)):
+        if row.get("contended"):
+            reasons.append(f"{side} measured under contention")
+        if row.get("drifted"):
+            reasons.append(f"machine speed drifted during the {side} run")
+    return "; ".join(reasons) or None
 
 
 def judge(
@@ -74,18 +107,42 @@ def judge(
         return change
     direction = REGRESSION if worse > 0 else IMPROVEMENT
     if metric.column.startswith("latency_"):
-        samples_base = base_row.get("latency_samples_ms") or []
-        samples_new = new_row.get("latency_samples_ms") or []
-        if len(samples_base) and len(samples_new):
-            alternative = "greater" if direction == REGRESSION else "less"
-            change.p_value = _mann_whitney(samples_new, samples_base, alternative)
-            if not change.p_value < alpha:
-                change.verdict = NOT_SIGNIFICANT
-                return change
-        else:
-            change.note = "no raw samples: judged on the threshold alone"
+        return _judge_latency(change, metric, base_row, new_row, direction, alpha)
     change.verdict = direction
+    return change
+
+
+def _judge_latency(
+    change: Change,
+    metric: Metric,
+    base_row: dict[str, Any],
+    new_row: dict[str, Any],
+    direction: str,
+    alpha: float,
+) -> Change:
+    """A latency change beyond the threshold: regression or improvement only when the
+    rounds say so and the conditions held, else inconclusive or not significant."""
+    untrusted = _conditions(base_row, new_row)
+    if untrusted:
+        change.verdict = INCONCLUSIVE
+        change.note = untrusted
+        return change
+    if metric.column != "latency_p50_ms":
+        change.verdict = direction
+        change.note = "judged on the threshold alone (tail latency has no per-round test)"
+        return change
+    base_rounds, new_rounds = _round_medians(base_row), _round_medians(new_row)
+    if len(base_rounds) < 2 or len(new_rounds) < 2:
+        change.verdict = INCONCLUSIVE
+        change.note = (
+            f"fewer than 2 independent rounds (baseline {len(base_rounds)}, new "
+            f"{len(new_rounds)}): set benchmark.rounds >= 2"
+        )
+        return change
+    alternative = "greater" if direction == REGRESSION else "less"
+    change.p_value = rounds_p_value(new_rounds, base_rounds, alternative)
+    change.verdict = direction if change.p_value < alpha else NOT_SIGNIFICANT
     noisy = [side for side, row in (("baseline", base_row), ("new", new_row)) if row.get("noisy")]
-    if noisy and metric.column.startswith("latency_"):
-        change.note = (change.note + "; " if change.note else "") + f"noisy ({', '.join(noisy)})"
+    if noisy:
+        change.note = f"noisy ({', '.join(noisy)})"
     return change

@@ -5,10 +5,11 @@ variant name and pipeline, target and seed) and ``batch_size``. For every matche
 metric's change is reported, and judged:
 
 - **latency** (``latency_p50_ms``): a regression only when the p50 grew by more than the
-  threshold (``--threshold``, default 10 %) *and* a one-sided Mann-Whitney U test on the raw
-  samples (``latency_samples_ms``, new slower than baseline) is significant at ``alpha``.
-  Improvements are judged the same way in the other direction. Without raw samples on either
-  side, the threshold alone decides (the verdict says so).
+  threshold (``--threshold``, the spec's ``compare.threshold``, default 10 %) *and* a
+  one-sided Welch t-test on the per-round medians (``latency_round_p50_ms``, each round a
+  fresh process) is significant at ``alpha``. Improvements are judged the same way in the
+  other direction. A row measured under contention or drift, or in fewer than two rounds,
+  gives an *inconclusive* verdict instead, which is not a regression.
 - **size** (``artifact_bytes``, ``encoded_bytes``) and **quality** (``accuracy``,
   ``fidelity``) are deterministic: any worsening is a regression, unless a threshold is given
   for that metric (``--threshold-for artifact_bytes=0.02``). Size thresholds are relative
@@ -40,6 +41,7 @@ from squeezebench.results.compare.model import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
     IMPROVEMENT,
+    INCONCLUSIVE,
     INFO,
     METRIC_NAMES,
     METRICS,
@@ -60,7 +62,7 @@ from squeezebench.results.compare.render import (
     render_markdown,
     render_text,
 )
-from squeezebench.results.runs import select_runs
+from squeezebench.results.runs import RunSelection, select_runs
 from squeezebench.suggest import unknown_name_message
 
 __all__ = [
@@ -69,6 +71,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "FORMATS",
     "IMPROVEMENT",
+    "INCONCLUSIVE",
     "INFO",
     "METRICS",
     "METRIC_NAMES",
@@ -197,16 +200,36 @@ def _order(row: Mapping[str, Any]) -> tuple:
 def compare(
     baseline: str | Path,
     new: str | Path,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     thresholds: Mapping[str, float] | None = None,
-    alpha: float = DEFAULT_ALPHA,
+    alpha: float | None = None,
 ) -> Comparison:
-    """Compare the results under ``baseline`` and ``new`` (a run, or the latest of a folder)."""
+    """Compare the results under ``baseline`` and ``new`` (a run, or the latest of a folder).
+
+    Settings left None come from the new run's spec (its ``compare:`` section), else from
+    the defaults; per-metric ``thresholds`` given here override the spec's one by one.
+    """
+    base_selection = select_runs(baseline)
+    new_selection = select_runs(new)
+    settings = spec_compare_settings(new_selection)
+    threshold = settings.get("threshold", DEFAULT_THRESHOLD) if threshold is None else threshold
+    alpha = settings.get("alpha", DEFAULT_ALPHA) if alpha is None else alpha
+    merged = {**settings.get("thresholds", {}), **(thresholds or {})}
     if not 0 < alpha < 1:
         raise UserError(f"alpha must be between 0 and 1, got {alpha}")
     if threshold < 0:
         raise UserError(f"threshold must be zero or positive, got {threshold}")
-    base_selection = select_runs(baseline)
-    new_selection = select_runs(new)
-    comparison = Comparison(base_selection, new_selection, threshold, dict(thresholds or {}), alpha)
+    for name in merged:
+        if name not in METRIC_NAMES:
+            raise UserError(unknown_name_message("metric", name, METRIC_NAMES))
+    comparison = Comparison(base_selection, new_selection, threshold, merged, alpha)
     return compare_rows(base_selection.rows(), new_selection.rows(), comparison)
+
+
+def spec_compare_settings(selection: RunSelection) -> dict[str, Any]:
+    """The ``compare:`` section of the spec of the selection's latest run, or ``{}``."""
+    for name in reversed(selection.names):
+        spec = (selection.manifests.get(name) or {}).get("spec") or {}
+        if spec.get("compare"):
+            return dict(spec["compare"])
+    return {}

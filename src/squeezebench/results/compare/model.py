@@ -50,6 +50,7 @@ IMPROVEMENT = "improvement"
 UNCHANGED = "unchanged"
 WITHIN = "within threshold"
 NOT_SIGNIFICANT = "not significant"
+INCONCLUSIVE = "inconclusive"
 INFO = "info"
 
 
@@ -121,6 +122,11 @@ class Comparison:
     def regressions(self) -> list[Change]:
         """Metric changes judged regressions."""
         return [c for c in self.changes if c.verdict == REGRESSION]
+
+    @property
+    def inconclusive(self) -> list[Change]:
+        """Latency changes beyond the threshold that the measurements cannot judge."""
+        return [c for c in self.changes if c.verdict == INCONCLUSIVE]
 
     @property
     def improvements(self) -> list[Change]:

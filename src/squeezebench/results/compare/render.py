@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from squeezebench.errors import UserError
 from squeezebench.results.compare.model import (
     IMPROVEMENT,
+    INCONCLUSIVE,
     METRICS,
     REGRESSION,
     Change,
@@ -50,7 +51,7 @@ def _threshold_text(metric: Metric, threshold: float | None) -> str:
 
 
 def _verdict_text(change: Change, markdown: bool) -> str:
-    icons = {REGRESSION: "❌ ", IMPROVEMENT: "✅ "} if markdown else {}
+    icons = {REGRESSION: "❌ ", IMPROVEMENT: "✅ ", INCONCLUSIVE: "⚠️ "} if markdown else {}
     text = icons.get(change.verdict, "") + change.verdict
     if change.p_value is not None:
         text += f" (p={change.p_value:.2g})"
@@ -84,6 +85,12 @@ def _headline(comparison: Comparison, markdown: bool) -> str:
         icon = "❌ " if markdown else ""
         return f"{icon}{regressions} regression{'s' if regressions != 1 else ''}"
     icon = "✅ " if markdown else ""
+    inconclusive = len(comparison.inconclusive)
+    if inconclusive:
+        return (
+            f"{icon}no regression ({inconclusive} inconclusive: measured under contention, "
+            "drift or in fewer than 2 rounds)"
+        )
     return f"{icon}no regression"
 
 
@@ -104,8 +111,8 @@ def _settings(comparison: Comparison) -> str:
     latency = comparison.thresholds.get("latency_p50_ms", comparison.threshold)
     return (
         f"latency: p50 change above {percent(latency, 'g')}"
-        f" and one-sided Mann-Whitney U p < {comparison.alpha:g}; size and quality: exact"
-        + (f"; per-metric thresholds: {extra}" if extra else "")
+        f" and one-sided Welch t-test on per-round medians p < {comparison.alpha:g};"
+        " size and quality: exact" + (f"; per-metric thresholds: {extra}" if extra else "")
     )
 
 
@@ -134,6 +141,7 @@ def render_markdown(comparison: Comparison) -> str:
         lines.append("")
     for title, changes in (
         ("Regressions", comparison.regressions),
+        ("Inconclusive (conditions did not hold)", comparison.inconclusive),
         ("Improvements", comparison.improvements),
     ):
         if changes:
@@ -181,6 +189,7 @@ def render_text(comparison: Comparison) -> str:
     sections = [
         ("jobs that now fail", ["row", "status"], _unmatched_rows(comparison.status_regressions)),
         ("regressions", CHANGE_HEADERS, _change_rows(comparison.regressions, False)),
+        ("inconclusive", CHANGE_HEADERS, _change_rows(comparison.inconclusive, False)),
         ("improvements", CHANGE_HEADERS, _change_rows(comparison.improvements, False)),
         ("only in the baseline", detail, _unmatched_rows(comparison.only_baseline)),
         ("only in the new results", detail, _unmatched_rows(comparison.only_new)),

@@ -1,0 +1,242 @@
+"""A job's results as the run accumulates them: the first measurement, then more rounds.
+
+The parent keeps one :class:`JobRecord` per job. Its rows (one per batch size) are derived
+from it whenever it changes, so they can be written again after every timing round and once
+more at the end (final speedups, drift), and a record can be rebuilt from rows on disk when a
+run is resumed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from squeezebench.harness.jobs import Job
+from squeezebench.harness.measure.conditions import thread_problem
+from squeezebench.harness.measure.rounds import (
+    condition_columns,
+    contention_note,
+    energy_columns,
+    latency_columns,
+)
+from squeezebench.harness.measure.window import ConditionReading, Window
+from squeezebench.harness.workspace import JobResult
+
+OK = "ok"
+
+
+@dataclass
+class JobRecord:
+    """Identity, status, shared metrics, test outputs and timing rounds of one job."""
+
+    job: Job
+    identity: dict[str, Any]
+    status: str
+    reason: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    outputs: np.ndarray | None = None
+    rounds: list[list[Window]] = field(default_factory=list)
+    drift: dict[int, float] = field(default_factory=dict)  # batch size -> change of speed
+
+    @classmethod
+    def from_result(cls, job: Job, identity: dict[str, Any], result: JobResult) -> JobRecord:
+        """The record of a job's first (full) measurement."""
+        record = cls(job, identity, result.status, result.reason, dict(result.metrics))
+        record.outputs = result.outputs
+        if result.status == OK and result.windows:
+            record.rounds.append(list(result.windows))
+        record.apply_contention_policy()
+        return record
+
+    @property
+    def measured(self) -> bool:
+        """Whether the job has timing rounds (it ran and was not skipped or failed)."""
+        return self.status == OK and bool(self.rounds)
+
+    def add_round(self, result: JobResult) -> None:
+        """Add one more timing round; a failed round makes the job an error, with its reason."""
+        if result.status != OK:
+            self.status = "error"
+            self.reason = f"timing round {len(self.rounds) + 1} failed: {result.reason}"
+            return
+        self.rounds.append(list(result.windows))
+        self.apply_contention_policy()
+
+    def apply_contention_policy(self) -> None:
+        """``on_contention: fail`` turns a job with a contended window into an error."""
+        contention = self.job.benchmark.contention
+        if self.status != OK or contention.on_contention != "fail":
+            return
+        if any(w.contended for windows in self.rounds for w in windows):
+            self.status = "error"
+            self.reason = (
+                "measured under contention (benchmark.contention.on_contention: fail): "
+                "other processes were busy on our cores or GPU while timing"
+            )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per batch size (without the baseline comparison)."""
+        batch_sizes = self.job.benchmark.batch_sizes
+        base = self.identity | self.metrics | {"status": self.status, "reason": self.reason}
+        if not self.measured:
+            return [base | {"batch_size": b} for b in batch_sizes]
+        threshold = self.job.benchmark.noise_threshold
+        rows = []
+        for index, batch_size in enumerate(batch_sizes):
+            windows = [windows[index] for windows in self.rounds]
+            row = base | {"batch_size": batch_size}
+            row |= latency_columns(windows, threshold)
+            row |= condition_columns(windows)
+            row |= energy_columns(windows, batch_size)
+            drift = self.drift.get(batch_size)
+            if drift is not None:
+                row |= {"drift": drift, "drifted": abs(drift) > threshold}
+            row["conditions"] = _conditions(row)
+            rows.append(row)
+        return rows
+
+    @classmethod
+    def from_rows(cls, job: Job, rows: list[dict[str, Any]], outputs: Any) -> JobRecord:
+        """Rebuild a record from the rows a previous (interrupted) run wrote."""
+        first = rows[0]
+        identity_keys = set(first) - _DERIVED
+        identity = {k: first[k] for k in identity_keys if k not in _SHARED_METRICS}
+        record = cls(job, identity, first["status"], first.get("reason"))
+        record.metrics = {k: first[k] for k in _SHARED_METRICS if first.get(k) is not None}
+        record.outputs = outputs
+        by_batch = {row["batch_size"]: row for row in rows}
+        if record.status == OK and all(by_batch.get(b) for b in job.benchmark.batch_sizes):
+            record.rounds = _rounds_from_rows([by_batch[b] for b in job.benchmark.batch_sizes])
+        return record
+
+
+def _conditions(row: dict[str, Any]) -> str | None:
+    """Every measurement condition that did not hold for the row, as one sentence each."""
+    oversubscribed = thread_problem(row.get("threads"), row.get("cpu_cores_available"))
+    notes = [oversubscribed] if oversubscribed else []
+    contended = contention_note(row, row.get("cpu_cores_available"))
+    if contended:
+        notes.append(contended)
+    if row.get("drifted"):
+        notes.append(f"the machine's speed changed by {row['drift']:+.0%} during the run")
+    return "; ".join(notes) or None
+
+
+def _rounds_from_rows(rows: list[dict[str, Any]]) -> list[list[Window]]:
+    """Windows per round, rebuilt from the pooled samples and each round's count.
+
+    The conditions of the earlier rounds survive only as their worst values, so they are
+    carried by the first round; the aggregates (maximum, any, sum) come out unchanged.
+    """
+    rounds: list[list[Window]] = []
+    for row in rows:
+        counts = row.get("latency_round_repeats") or [len(row.get("latency_samples_ms") or [])]
+        samples = list(row.get("latency_samples_ms") or [])
+        start = 0
+        for index, count in enumerate(counts):
+            if index == len(rounds):
+                rounds.append([])
+            window = Window(row["batch_size"], samples[start : start + count])
+            start += count
+            if index == 0:
+                window.contended = bool(row.get("contended"))
+                window.retries = int(row.get("contention_retries") or 0)
+                window.peak_memory_bytes = row.get("peak_memory_bytes")
+                calls = sum(counts)
+                energy = row.get("energy_j_per_batch")
+                window.conditions = ConditionReading(
+                    other_cpu_cores=row.get("other_cpu_cores"),
+                    steal_cores=row.get("steal_cores"),
+                    gpu_other_processes=row.get("gpu_other_processes"),
+                    gpu_throttle=row.get("gpu_throttle"),
+                    energy_joules=None if energy is None else energy * calls,
+                    energy_source=row.get("energy_source"),
+                    energy_reason=row.get("energy_reason"),
+                    calls=calls if energy is not None else 0,
+                )
+            rounds[index].append(window)
+    if any(len(windows) != len(rows) for windows in rounds):
+        return []  # rows of different round counts: treat as unmeasured, time it again
+    return [w for w in rounds if all(x.samples_ms for x in w)]
+
+
+# Columns derived from the rounds or from the baseline: never part of a rebuilt identity.
+_DERIVED = {
+    "batch_size",
+    "status",
+    "reason",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "latency_mean_ms",
+    "latency_std_ms",
+    "latency_iqr_ms",
+    "latency_spread",
+    "noisy",
+    "repeats",
+    "rounds",
+    "latency_samples_ms",
+    "latency_round_p50_ms",
+    "latency_round_repeats",
+    "latency_p50_low_ms",
+    "latency_p50_high_ms",
+    "throughput_per_s",
+    "peak_memory_bytes",
+    "contended",
+    "other_cpu_cores",
+    "steal_cores",
+    "contention_retries",
+    "gpu_other_processes",
+    "gpu_throttle",
+    "drift",
+    "drifted",
+    "energy_source",
+    "energy_reason",
+    "energy_j_per_batch",
+    "energy_j_per_sample",
+    "compression_ratio",
+    "accuracy_delta",
+    "fidelity",
+    "embedding_cosine",
+    "retrieval_agreement",
+    "speedup",
+    "theoretical_speedup",
+    "conditions",
+    "schema_version",
+}
+
+# Metrics a worker measured once per job (repeated on each batch size's row).
+_SHARED_METRICS = (
+    "simulated",
+    "params",
+    "nonzero_params",
+    "artifact_bytes",
+    "encoded_bytes",
+    "sparse_bytes",
+    "metric",
+    "accuracy",
+    "flops_per_sample",
+    "nonzero_flops_per_sample",
+    "compress_seconds",
+    "artifact_format",
+    "conversions",
+    "convert_seconds",
+    "prepare_seconds",
+    "method_log",
+    "cpu_cores_available",
+    "hostname",
+    "cpu_model",
+    "gpu_name",
+    "runtime_notes",
+)
+
+
+def median_p50(record: JobRecord, batch_size: int) -> float | None:
+    """The record's p50 at ``batch_size`` (median of the rounds' medians), or None."""
+    if not record.measured:
+        return None
+    index = record.job.benchmark.batch_sizes.index(batch_size)
+    return float(statistics.median(statistics.median(r[index].samples_ms) for r in record.rounds))

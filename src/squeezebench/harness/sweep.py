@@ -1,0 +1,209 @@
+"""The phases of a run: first measurements, more timing rounds, the drift check.
+
+1. **Measure** every job once, in plan order (baseline first on every target): compress,
+   convert, prepare, score, and time the first round. Its rows are written at once.
+2. **More rounds**: rounds 2..N time every measured job again, each in a fresh worker (or
+   re-warmed in-process with ``--inline``), interleaved across jobs and in alternating order,
+   so that a slow drift of the machine's speed hits every variant alike. A job's file is
+   rewritten after each of its rounds.
+3. **Drift check**: each target's baseline is timed once more at the end; the change from
+   its first round says how much the machine's speed moved during the run.
+4. **Finish**: every row is rebuilt with the final baseline figures (speedups) and drift,
+   and rewritten.
+
+A crash or kill loses at most the work in flight: every finished measurement is on disk, and
+a resumed run picks up the missing rounds.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from squeezebench.harness.baseline import BaselineReference
+from squeezebench.harness.job_record import JobRecord
+from squeezebench.harness.jobs import Job
+from squeezebench.harness.manifest import RunManifest
+from squeezebench.harness.workspace import JobResult
+from squeezebench.results.store import RunStore
+
+Execute = Callable[[Job, str], JobResult]
+"""Runs a job in a worker: ``execute(job, mode)`` with mode ``measure`` or ``time``."""
+
+
+class Sweep:
+    """Runs the phases over a run's jobs and keeps their records, files and manifest."""
+
+    def __init__(
+        self,
+        jobs: list[Job],
+        execute: Execute,
+        store: RunStore,
+        manifest: RunManifest,
+        reporter: Any,
+        identity: Callable[[Job], dict[str, Any]],
+    ) -> None:
+        self.jobs = jobs
+        self.execute = execute
+        self.store = store
+        self.manifest = manifest
+        self.reporter = reporter
+        self.identity = identity
+        self.records: dict[str, JobRecord] = {}
+        self.resumed_jobs = 0
+        self.in_flight: Job | None = None
+        self._timed_now = False  # whether this invocation timed anything
+
+    # -- phase 1 ------------------------------------------------------------------------
+
+    def measure_all(self, finished: dict[str, list[dict[str, Any]]], retry_errors: bool) -> None:
+        """First measurement of every job, or its record rebuilt from an earlier run."""
+        self.reporter.run_started(self.jobs)
+        for job in self.jobs:
+            previous = finished.get(job.job_id)
+            if previous is not None and not (retry_errors and _has_errors(previous)):
+                outputs = self.store.read_outputs(job.job_id)
+                self.records[job.job_id] = JobRecord.from_rows(job, previous, outputs)
+                self.resumed_jobs += 1
+                self.reporter.job_finished(job, self.rows(job))
+                continue
+            self.in_flight = job
+            self.reporter.job_started(job)
+            self.manifest.job(job.job_id, status="running")
+            begin = time.perf_counter()
+            result = self.execute(job, "measure")
+            record = JobRecord.from_result(job, self.identity(job), result)
+            self.records[job.job_id] = record
+            self._timed_now = True
+            if record.outputs is not None:
+                self.store.write_outputs(job.job_id, record.outputs)
+            rows = self._write(job)
+            self.manifest.job(
+                job.job_id,
+                status=record.status,
+                rounds=len(record.rounds),
+                seconds=round(time.perf_counter() - begin, 3),
+            )
+            self.in_flight = None
+            self.reporter.job_finished(job, rows)
+
+    # -- phase 2 ------------------------------------------------------------------------
+
+    def more_rounds(self) -> None:
+        """Rounds 2..N of every measured job, interleaved, alternating the order."""
+        schedule = self._round_schedule()
+        self._timed_now = self._timed_now or bool(schedule)
+        drift_checks = sum(1 for job in self.jobs if self._needs_drift_check(job))
+        _call(self.reporter, "rounds_started", len(schedule) + drift_checks)
+        for number, job in schedule:
+            record = self.records[job.job_id]
+            if not record.measured:  # an earlier round of this job failed
+                _call(self.reporter, "round_finished", job, number)
+                continue
+            self.in_flight = job
+            _call(self.reporter, "round_started", job, number)
+            record.add_round(self.execute(job, "time"))
+            self._timed_now = True
+            self._write(job)
+            self.manifest.job(job.job_id, status=record.status, rounds=len(record.rounds))
+            self.in_flight = None
+            _call(self.reporter, "round_finished", job, number)
+
+    def _round_schedule(self) -> list[tuple[int, Job]]:
+        """(round number, job) for every round still to time, in the order to time them."""
+        total = max((job.benchmark.rounds for job in self.jobs), default=1)
+        schedule = []
+        for number in range(2, total + 1):
+            order = self.jobs if number % 2 else list(reversed(self.jobs))
+            for job in order:
+                record = self.records[job.job_id]
+                if record.measured and len(record.rounds) < number <= job.benchmark.rounds:
+                    schedule.append((number, job))
+        return schedule
+
+    def _needs_drift_check(self, job: Job) -> bool:
+        record = self.records[job.job_id]
+        if job.variant.steps or not record.measured or not job.benchmark.drift_check:
+            return False
+        done = (self.manifest.data.get("drift") or {}).get(job.target.label)
+        return self._timed_now or not done
+
+    # -- phase 3 ------------------------------------------------------------------------
+
+    def drift_check(self) -> None:
+        """Time each target's baseline once more; record how much the machine's speed moved."""
+        drift: dict[str, Any] = dict(self.manifest.data.get("drift") or {})
+        for job in self.jobs:
+            if not self._needs_drift_check(job):
+                continue  # no baseline, no check asked for, or a finished run's own check
+            record = self.records[job.job_id]
+            self.in_flight = job
+            _call(self.reporter, "drift_check_started", job)
+            result = self.execute(job, "time")
+            self.in_flight = None
+            _call(self.reporter, "drift_check_finished", job)
+            if result.status != "ok":
+                drift[job.target.label] = {"error": result.reason}
+                continue
+            drift[job.target.label] = {
+                f"b={window.batch_size}": _drift_entry(start, window.samples_ms)
+                for start, window in zip(record.rounds[0], result.windows, strict=True)
+            }
+        if drift:
+            self.manifest.set("drift", drift)
+        for record in self.records.values():
+            measured = drift.get(record.job.target.label) or {}
+            record.drift = {
+                int(key[2:]): entry["change"]
+                for key, entry in measured.items()
+                if key.startswith("b=")
+            }
+
+    # -- phase 4 ------------------------------------------------------------------------
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Every job's final rows (with the final baseline figures), rewritten to disk."""
+        return [row for job in self.jobs for row in self._write(job)]
+
+    # -- rows ---------------------------------------------------------------------------
+
+    def rows(self, job: Job) -> list[dict[str, Any]]:
+        """The job's rows, compared with its target's baseline as known now."""
+        baseline = self._baseline(job.target.label)
+        return [
+            row | baseline.compare(row, self.records[job.job_id].outputs)
+            for row in self.records[job.job_id].rows()
+        ]
+
+    def _baseline(self, target: str) -> BaselineReference:
+        reference = BaselineReference()
+        for record in self.records.values():
+            if record.job.target.label == target and not record.job.variant.steps:
+                if record.status == "ok":
+                    reference.learn(record.rows(), record.outputs)
+                break
+        return reference
+
+    def _write(self, job: Job) -> list[dict[str, Any]]:
+        rows = self.rows(job)
+        self.store.write_job(job.job_id, rows)  # a job file means the job was measured
+        return rows
+
+
+def _drift_entry(start: Any, end_samples: list[float]) -> dict[str, float]:
+    start_ms = float(statistics.median(start.samples_ms))
+    end_ms = float(statistics.median(end_samples))
+    return {"start_ms": start_ms, "end_ms": end_ms, "change": end_ms / start_ms - 1.0}
+
+
+def _has_errors(rows: list[dict[str, Any]]) -> bool:
+    return any(row.get("status") == "error" for row in rows)
+
+
+def _call(reporter: Any, name: str, *args: Any) -> None:
+    """Call an optional progress callback (reporters written for older versions lack it)."""
+    method = getattr(reporter, name, None)
+    if method is not None:
+        method(*args)
