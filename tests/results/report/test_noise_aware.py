@@ -74,7 +74,7 @@ def test_without_rounds_the_noise_threshold_is_the_margin() -> None:
     assert _marks(_group(rows, 0.05)) == {"baseline": True, "close": False, "far": False}
     # No manifest: the spec's default threshold.
     assert _marks(_group(rows, None)) == {"baseline": True, "close": True, "far": False}
-    assert DEFAULT_NOISE_THRESHOLD == BenchmarkSpec().noise_threshold
+    assert BenchmarkSpec().noise_threshold == DEFAULT_NOISE_THRESHOLD
 
 
 def test_a_single_round_or_a_missing_end_gives_no_interval() -> None:
