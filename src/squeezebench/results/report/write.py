@@ -6,14 +6,16 @@ the baseline), with:
 
 - the Pareto-optimal variants marked ★ (size vs accuracy, and latency vs accuracy per batch
   size: no other variant is at least as small (fast) and at least as accurate, and strictly
-  better in one of the two);
+  better in one of the two; latencies within their measured noise are ties, see
+  :mod:`squeezebench.results.pareto`), and the p50's per-round interval where timed in rounds;
 - noisy latencies (the ``noisy`` column) marked ``~``, and failed or skipped jobs flagged with
   their reason, in the table and again in a list under it;
 - ``mean ± std`` across measurements when several runs (seeds) measured the same variant,
   target and batch size (``--all-runs`` or several ``--run``).
 
-Plots (matplotlib, imported lazily; :mod:`squeezebench.results.plot`) are written as PNG
-files next to the report and embedded (base64) in the HTML, which needs no other file.
+Plots (:mod:`squeezebench.results.plot`, libraries imported lazily): PNG files (matplotlib)
+next to the report, linked from the Markdown; the HTML shows interactive Plotly figures
+(plotly.js inlined) or, without plotly, embeds the PNGs (base64). It needs no other file.
 
 This module is the entry point (:func:`write_report`); the work is done by
 :mod:`~squeezebench.results.report.model` (what a report holds),
@@ -110,8 +112,9 @@ def write_report(
 ) -> ReportOutcome:
     """Read ``results``, write the report (and its PNGs) and say what was written.
 
-    ``fmt`` None means HTML when matplotlib is installed, else Markdown. HTML with plots
-    needs matplotlib; without it the error says how to install it.
+    ``fmt`` None means HTML when matplotlib or plotly is installed, else Markdown. HTML with
+    plots needs one of them (interactive figures with plotly, else PNGs); without either the
+    error says how to install them.
     """
     from squeezebench.results.plot import matplotlib_available, plotly_available, render_plots
 
