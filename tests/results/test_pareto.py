@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from squeezebench.results.pareto import Interval, beats, dominates, front, pareto_optimal
+from squeezebench.results.pareto import Interval, beats, dominates, pareto_optimal
 
 
 def test_exact_costs() -> None:
@@ -18,7 +18,6 @@ def test_exact_costs() -> None:
     assert pareto_optimal([1.0, 2.0], [0.9, 0.8]) == [True, False]  # smaller and better
     assert pareto_optimal([1.0, 1.0], [0.9, 0.8]) == [True, False]  # same size, better
     assert pareto_optimal([1.0, 1.0001], [0.9, 0.9]) == [True, False]  # sizes: no noise
-    assert front(sizes[:4], accuracy[:4]) == [(5.0, 0.8), (10.0, 0.9), (20.0, 0.95)]
 
 
 def test_overlapping_intervals_tie() -> None:

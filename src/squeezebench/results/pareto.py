@@ -12,8 +12,9 @@ than their noise are ties, not wins:
   with ``margin`` 0 this is the plain ``A.value < B.value``.
 
 A dominates B when it is not beaten by B on cost, at least as accurate, and beats B on cost
-or is strictly more accurate. Gains are compared exactly. Dominance never forms a cycle, so
-among usable points at least one is optimal.
+or is strictly more accurate. Gains are compared exactly. With every value inside its interval
+(a median of all samples lies between the lowest and highest per-round median), dominance
+never forms a cycle, so among usable points at least one is optimal.
 """
 
 from __future__ import annotations
@@ -93,13 +94,3 @@ def pareto_optimal(
         )
         for i, point in enumerate(points)
     ]
-
-
-def front(costs: Sequence[float], gains: Sequence[float]) -> list[tuple[float, float]]:
-    """The exactly Pareto-optimal points, by increasing cost (and gain), duplicates removed.
-
-    The staircase through them also passes through every point that is optimal only because
-    of noise (it ties a dominating point on cost and is as accurate), so plots draw this one.
-    """
-    optimal = pareto_optimal(costs, gains)
-    return sorted({(c, g) for c, g, o in zip(costs, gains, optimal, strict=True) if o})
