@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import shutil
 import subprocess
@@ -16,7 +15,6 @@ from typer.testing import CliRunner
 
 from squeezebench.cli.app import app
 from squeezebench.harness.run import run_spec
-from squeezebench.results.pareto import front, pareto_optimal
 from squeezebench.results.report import build_report, short_reason, write_report
 from squeezebench.results.runs import select_runs
 from squeezebench.spec.load import load_spec
@@ -90,20 +88,20 @@ def test_html_report_is_self_contained_with_pareto_marks_and_flags(results_copy)
     path = results_copy / "report.html"  # the default output
     html = path.read_text()
     # Self-contained: no stylesheet, script or image fetched from anywhere.
-    assert not re.search(r"<(link|script)\b", html)
-    assert not re.search(r"(src|href)=\"(?!data:|#)", html)
-    images = re.findall(r'<img alt="([^"]*)" src="data:image/png;base64,([^"]+)"', html)
-    assert [alt.split(",")[0] for alt, _ in images] == ["size vs accuracy", "latency vs accuracy"]
+    markup = re.sub(r"<script>.*?</script>", "", html, flags=re.S)  # plotly.js inline
+    assert not re.search(r"<link\b|<script\b[^>]*\bsrc=", markup)
+    assert not re.search(r"(src|href)=\"(?!data:|#)", markup)
+    # Interactive figures (plotly.js inline) in place of the PNGs, which are still written.
+    labels = re.findall(r'aria-label="([^":]*)', html)
+    assert labels == ["size vs accuracy", "latency vs accuracy"]
     pngs = sorted(results_copy.glob("report-*.png"))  # next to the report
     assert [p.name for p in pngs] == [
         "report-builtin-digits-mlp-digits-torch-cpu-latency-accuracy.png",
         "report-builtin-digits-mlp-digits-torch-cpu-size-accuracy.png",
     ]
-    embedded = {base64.b64decode(data) for _, data in images}
-    assert embedded == {p.read_bytes() for p in pngs}
-    assert all(png.startswith(PNG_MAGIC) for png in embedded)
+    assert all(p.read_bytes().startswith(PNG_MAGIC) for p in pngs)
     # The latest run only (seed 1), one section per target.
-    assert "report-test" in html and "(n=2)" not in html
+    assert "report-test" in html and "(n=2)" not in markup
     assert "on torch:cpu</h2>" in html and "on torch:cuda</h2>" in html
     # Pareto: int8 is the one smallest variant and as accurate as the baseline.
     int8, baseline = _cells(html, "int8"), _cells(html, "baseline")
@@ -182,7 +180,8 @@ def test_folder_of_runs_uses_the_latest_unless_told(results) -> None:
 def test_without_matplotlib_markdown_works_and_html_says_how_to_install(
     results_copy, monkeypatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if neither were installed
+    monkeypatch.setitem(sys.modules, "plotly", None)
     result = runner.invoke(app, ["report", str(results_copy), "-f", "html"])
     assert result.exit_code == 2
     assert "pip install squeezebench[report]" in result.output
@@ -206,20 +205,11 @@ def test_help_does_not_import_plotting_or_statistics() -> None:
         "for args in (['--help'], ['report', '--help'], ['compare', '--help']):\n"
         "    result = CliRunner().invoke(app, args)\n"
         "    assert result.exit_code == 0, result.output\n"
-        "heavy = ('matplotlib', 'scipy', 'pandas', 'torch', 'pyarrow', 'numpy')\n"
+        "heavy = ('matplotlib', 'plotly', 'scipy', 'pandas', 'torch', 'pyarrow', 'numpy')\n"
         "loaded = [m for m in heavy if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_pareto_optimal() -> None:
-    sizes = [10.0, 5.0, 5.0, 20.0, None, 5.0]
-    accuracy = [0.9, 0.8, 0.8, 0.95, 0.99, float("nan")]
-    assert pareto_optimal(sizes, accuracy) == [True, True, True, True, False, False]
-    assert pareto_optimal([1.0, 2.0], [0.9, 0.8]) == [True, False]  # smaller and better
-    assert pareto_optimal([1.0, 1.0], [0.9, 0.8]) == [True, False]  # same size, better
-    assert front(sizes[:4], accuracy[:4]) == [(5.0, 0.8), (10.0, 0.9), (20.0, 0.95)]
 
 
 def test_short_reason() -> None:

@@ -1,5 +1,7 @@
-"""Report plots (matplotlib, imported only when a plot is drawn)."""
+"""Report plots: static PNGs (matplotlib) and interactive HTML figures (plotly), both optional
+and imported only when a plot is drawn."""
 
+from squeezebench.results.plot.interactive import plotly_available
 from squeezebench.results.plot.render import (
     DOMINATED_COLOR,
     DPI,
@@ -15,5 +17,6 @@ __all__ = [
     "FRONT_COLOR",
     "PlotImage",
     "matplotlib_available",
+    "plotly_available",
     "render_plots",
 ]

@@ -1,7 +1,8 @@
-"""Placing a plot's point labels where they overlap neither each other nor the points.
+"""Naming the baseline and the Pareto front where labels overlap neither each other nor points.
 
-Variants at the very same point share one label; a label away from its point gets a leader
-line. Needs matplotlib (imported when labels are placed).
+Only those points are named (hundreds of labels cannot be read); variants at the very same
+point share one label; a label away from its point gets a leader line. Needs matplotlib
+(imported when labels are placed).
 """
 
 from __future__ import annotations
@@ -10,25 +11,28 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from squeezebench.results.plot.figure import Point
+    from squeezebench.results.plot.panels import Point
 
 _DIRECTIONS = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
 _RADII = (7, 16, 28, 42, 60)
 
 
 def place_labels(ax: Any, points: list[Point], renderer: Any) -> None:
-    """Annotate every point (coincident points share one label) without overlaps.
+    """Name the baseline and the Pareto-optimal points (coincident ones share a label).
 
-    Candidate places around each point, nearest first, are scored by how much the label
-    overlaps other labels, other points and the outside of the axes, whether it could be
-    mistaken for another point's label (no leader line), and whether its leader line crosses
-    other points or labels; the first place without any of these wins, else the cheapest.
+    Every point, named or not, is an obstacle. Candidate places around each named point,
+    nearest first, are scored by how much the label overlaps other labels, points and the
+    outside of the axes, whether it could be mistaken for another point's label (no leader
+    line), and whether its leader line crosses points or labels; the first place without any
+    of these wins, else the cheapest. The baseline is placed first, then the most crowded.
     """
     from matplotlib.transforms import Bbox
 
     display = ax.transData.transform([(p.x, p.y) for p in points])
     clusters: list[list[int]] = []
     for index, (px, py) in enumerate(display):
+        if not points[index].labelled:
+            continue
         for cluster in clusters:
             cx, cy = display[cluster[0]]
             if abs(cx - px) < 4 and abs(cy - py) < 4:
@@ -36,19 +40,20 @@ def place_labels(ax: Any, points: list[Point], renderer: Any) -> None:
                 break
         else:
             clusters.append([index])
-    marker = 8.0
     obstacles = [
-        Bbox.from_extents(x - marker, y - marker, x + marker, y + marker) for x, y in display
+        Bbox.from_extents(x - r, y - r, x + r, y + r)
+        for (x, y), r in zip(display, (_radius(p, ax) for p in points), strict=True)
     ]
     frame = ax.get_window_extent(renderer)
     placed: list[Any] = []
     leaders: list[tuple[tuple[float, float], tuple[float, float]]] = []
 
-    def crowding(cluster: list[int]) -> float:  # crowded points first: fewest free places
+    def priority(cluster: list[int]) -> tuple[bool, float]:  # baseline, then fewest free places
         x, y = display[cluster[0]]
-        return -sum(1 for ox, oy in display if abs(ox - x) < 120 and abs(oy - y) < 60)
+        crowd = sum(1 for ox, oy in display if abs(ox - x) < 120 and abs(oy - y) < 60)
+        return (not any(points[i].baseline for i in cluster), -crowd)
 
-    for cluster in sorted(clusters, key=crowding):
+    for cluster in sorted(clusters, key=priority):
         names = [points[i].label for i in cluster]
         text = "\n".join(sorted(names, key=lambda n: (n != "baseline", n)))
         anchor = (points[cluster[0]].x, points[cluster[0]].y)
@@ -108,6 +113,12 @@ def place_labels(ax: Any, points: list[Point], renderer: Any) -> None:
         placed.append(best[2])
         if best[1].arrow_patch is not None:
             leaders.append((_nearest_corner(best[2], target), target))
+
+
+def _radius(point: Point, ax: Any) -> float:
+    """Half the marker's size in display pixels (the baseline's star is larger)."""
+    size_points = 13.0 if point.baseline else 8.0
+    return size_points / 2 * ax.figure.dpi / 72 + 2
 
 
 def _nearest_corner(box: Any, point: tuple[float, float]) -> tuple[float, float]:

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from squeezebench.errors import UserError
-from squeezebench.results.pareto import pareto_optimal
+from squeezebench.results.formatting import number_or_none
+from squeezebench.results.pareto import Interval, pareto_optimal
 from squeezebench.results.report.model import (
     BatchEntry,
     Group,
@@ -21,6 +22,8 @@ from squeezebench.results.report.model import (
 from squeezebench.results.runs import RunSelection
 
 BASELINE = "baseline"
+DEFAULT_NOISE_THRESHOLD = 0.1
+"""The spec's default ``benchmark.noise_threshold``, for results without a manifest."""
 
 
 def _slug(text: str) -> str:
@@ -47,18 +50,30 @@ def _environment(manifest: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _noise_threshold(manifests: Iterable[dict[str, Any]]) -> float | None:
-    values = {
+def _thresholds(manifests: Iterable[dict[str, Any]]) -> set[float]:
+    return {
         ((m.get("spec") or {}).get("benchmark") or {}).get("noise_threshold") for m in manifests
     } - {None}
+
+
+def _noise_threshold(manifests: Iterable[dict[str, Any]]) -> float | None:
+    """The runs' noise_threshold, None when they differ or no manifest says."""
+    values = _thresholds(manifests)
     return values.pop() if len(values) == 1 else None
+
+
+def _widest(manifests: Iterable[dict[str, Any]]) -> float:
+    """The latency tie margin when the runs disagree: the widest, else the spec's default."""
+    values = _thresholds(manifests)
+    return max(values) if values else DEFAULT_NOISE_THRESHOLD
 
 
 def build_report(rows: Sequence[dict[str, Any]], selection: RunSelection) -> Report:
     """Aggregate result rows into groups (model, dataset, target) of variant entries."""
     if not rows:
         raise UserError(f"no result rows under {selection.root}")
-    threshold = _noise_threshold(selection.manifests.values())
+    manifests = list(selection.manifests.values())
+    threshold = _noise_threshold(manifests)
     order = sorted(
         range(len(rows)), key=lambda i: (str(rows[i].get("started_at") or ""), i)
     )  # spec order: jobs start baseline first
@@ -89,7 +104,7 @@ def build_report(rows: Sequence[dict[str, Any]], selection: RunSelection) -> Rep
             slug += "-2"
         slugs.add(slug)
         group.slug = slug
-        _mark_pareto(group)
+        _mark_pareto(group, threshold if threshold is not None else _widest(manifests))
         groups.append(group)
     runs = [
         RunInfo(
@@ -130,6 +145,7 @@ def _variant_entry(name: str, steps: str, rows: list[dict[str, Any]]) -> Variant
     for batch in sorted({int(r["batch_size"]) for r in rows}):
         at = [r for r in ok_rows if int(r["batch_size"]) == batch]
         spreads = [r["latency_spread"] for r in at if r.get("latency_spread") is not None]
+        rounds, low, high = _round_range(at)
         batches[batch] = BatchEntry(
             batch_size=batch,
             p50=stat(r.get("latency_p50_ms") for r in at),
@@ -137,6 +153,9 @@ def _variant_entry(name: str, steps: str, rows: list[dict[str, Any]]) -> Variant
             speedup=stat(r.get("speedup") for r in at),
             noisy=any(bool(r.get("noisy")) for r in at),
             spread=max(spreads) if spreads else None,
+            rounds=rounds,
+            low=low,
+            high=high,
         )
     steps_list = json.loads(steps) if steps else []
     return VariantEntry(
@@ -157,13 +176,38 @@ def _variant_entry(name: str, steps: str, rows: list[dict[str, Any]]) -> Variant
     )
 
 
+def _round_range(rows: list[dict[str, Any]]) -> tuple[int, float | None, float | None]:
+    """Fewest rounds of the rows, and the lowest and highest per-round median over them all.
+
+    The range only exists when every row was timed in several rounds: a single round's
+    median says nothing about the noise, and mixing it in would hide that.
+    """
+    if not rows:
+        return 1, None, None
+    rounds = min(int(r.get("rounds") or 1) for r in rows)
+    lows = [number_or_none(r.get("latency_p50_low_ms")) for r in rows]
+    highs = [number_or_none(r.get("latency_p50_high_ms")) for r in rows]
+    if rounds < 2 or None in lows or None in highs:
+        return rounds, None, None
+    return rounds, min(lows), max(highs)  # type: ignore[type-var]
+
+
 def _fidelity(row: dict[str, Any]) -> Any:
     """Argmax agreement, or for embeddings (which have none) the cosine to the baseline's."""
     value = row.get("fidelity")
     return row.get("embedding_cosine") if value is None else value
 
 
-def _mark_pareto(group: Group) -> None:
+def _latency(entry: VariantEntry, batch: int) -> Interval | None:
+    at = entry.batches.get(batch)
+    if at is None or at.p50.mean is None:
+        return None
+    low, high = at.interval or (None, None)
+    return Interval(at.p50.mean, low, high)
+
+
+def _mark_pareto(group: Group, margin: float) -> None:
+    """Sizes exactly; latencies by their round intervals, else within ``margin`` (relative)."""
     measured = [v for v in group.variants if v.measured]
     accuracy = [v.accuracy.mean for v in measured]
     for entry, optimal in zip(
@@ -171,7 +215,8 @@ def _mark_pareto(group: Group) -> None:
     ):
         entry.pareto_size = optimal
     for batch in group.batch_sizes:
-        latency = [v.batches[batch].p50.mean if batch in v.batches else None for v in measured]
-        for entry, optimal in zip(measured, pareto_optimal(latency, accuracy), strict=True):
+        latency = [_latency(v, batch) for v in measured]
+        marks = pareto_optimal(latency, accuracy, margin)
+        for entry, optimal in zip(measured, marks, strict=True):
             if batch in entry.batches:
                 entry.batches[batch].pareto = optimal

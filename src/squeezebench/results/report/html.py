@@ -1,4 +1,4 @@
-"""The report as one self-contained HTML page: CSS inline, PNGs embedded as base64."""
+"""The report as one self-contained HTML page: CSS and plotly.js inline, or PNGs as base64."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ td.pareto { font-weight: 600; color: #0b5394; }
 td.noisy { background: #fff3c4; }
 ul.flags li { margin: 0.15em 0; } .legend, .meta { color: #555; font-size: 0.92em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #e3e6ea; }
+div.plot { width: 100%; border: 1px solid #e3e6ea; }
 figcaption { color: #555; font-size: 0.9em; }
 """
 
@@ -65,15 +66,49 @@ def _flag_list(flagged: Sequence[Flag]) -> list[str]:
     return parts
 
 
-def render_html(report: Report, images: Sequence[Any] = (), note: str = "") -> str:
-    """The report as one self-contained HTML page (CSS inline, PNGs embedded as base64)."""
+def _plots(group: Any, images: Sequence[Any], figures: Sequence[Any]) -> list[str]:
+    """The group's interactive figures, else its PNGs (base64)."""
+    escape = html.escape
+    parts = []
+    chosen = [f for f in figures if f.group == group.slug]
+    for index, figure in enumerate(chosen):
+        parts.append(
+            f"<figure>{figure.to_html(f'plot-{group.slug}-{index}')}"
+            f"<figcaption>{escape(figure.caption)}</figcaption></figure>"
+        )
+    if chosen:
+        return parts
+    for image in images:
+        if image.group != group.slug:
+            continue
+        data = base64.b64encode(image.png).decode("ascii")
+        parts.append(
+            f'<figure><img alt="{escape(image.alt)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{escape(image.caption)}</figcaption></figure>"
+        )
+    return parts
+
+
+def render_html(
+    report: Report, images: Sequence[Any] = (), note: str = "", figures: Sequence[Any] = ()
+) -> str:
+    """The report as one self-contained HTML page: CSS and scripts inline, nothing fetched.
+
+    ``figures`` (:class:`~squeezebench.results.plot.interactive.InteractiveFigure`) are drawn
+    by plotly.js, inlined once in the page; without them the ``images`` (PNG) are embedded.
+    """
     escape = html.escape
     title = f"squeezebench report: {report_title(report)}"
+    script = ""
+    if figures:
+        from squeezebench.results.plot.interactive import plotly_js
+
+        script = f"<script>{plotly_js()}</script>"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{escape(title)}</title><style>{_CSS}</style>{script}</head><body>",
         f"<h1>{escape(title)}</h1>",
         '<ul class="meta">' + "".join(f"<li>{escape(x)}</li>" for x in run_lines(report)),
         f"<li>generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}</li></ul>",
@@ -94,14 +129,7 @@ def render_html(report: Report, images: Sequence[Any] = (), note: str = "") -> s
         flagged = flags(group)
         if flagged:
             parts += _flag_list(flagged)
-        for image in images:
-            if image.group != group.slug:
-                continue
-            data = base64.b64encode(image.png).decode("ascii")
-            parts.append(
-                f'<figure><img alt="{escape(image.alt)}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{escape(image.caption)}</figcaption></figure>"
-            )
+        parts += _plots(group, images, figures)
     parts.append(f'<p class="legend">{escape(LEGEND)}</p>')
     aggregation = aggregation_note(report)
     if aggregation:

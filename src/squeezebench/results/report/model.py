@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,6 +45,25 @@ def stat(values: Iterable[Any]) -> Stat:
     return Stat([x for x in map(number_or_none, values) if x is not None])
 
 
+def method_family(steps: str) -> str:
+    """The method-name prefixes of a pipeline's steps (JSON), in order, joined with ``+``.
+
+    ``[{"method": "prune.magnitude"}, {"method": "quantize.weight_only"}]`` is
+    ``prune+quantize``; a method repeated in a row counts once; no steps is ``baseline``.
+    """
+    try:
+        parsed = json.loads(steps) if steps else []
+    except json.JSONDecodeError:
+        return "other"
+    prefixes: list[str] = []
+    for step in parsed if isinstance(parsed, list) else []:
+        method = step.get("method") if isinstance(step, dict) else step
+        prefix = str(method).split(".", 1)[0] if method else "other"
+        if not prefixes or prefixes[-1] != prefix:
+            prefixes.append(prefix)
+    return "+".join(prefixes) or "baseline"
+
+
 @dataclass
 class Problem:
     """A failed or skipped job of a variant (one of its measurements)."""
@@ -65,6 +85,16 @@ class BatchEntry:
     noisy: bool = False
     spread: float | None = None
     pareto: bool = False
+    rounds: int = 1
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """(lowest, highest) per-round median over several rounds, None without one."""
+        if self.rounds > 1 and self.low is not None and self.high is not None:
+            return (self.low, self.high)
+        return None
 
 
 @dataclass
@@ -96,6 +126,11 @@ class VariantEntry:
     def measured(self) -> bool:
         """At least one measurement finished."""
         return self.status in ("ok", "partial")
+
+    @property
+    def family(self) -> str:
+        """``baseline``, or the method families of its steps (``prune+quantize``)."""
+        return "baseline" if self.is_baseline else method_family(self.steps)
 
 
 @dataclass

@@ -16,7 +16,14 @@ from squeezebench.results.formatting import (
     human_bytes,
     ms_digits,
 )
-from squeezebench.results.report.model import Group, Problem, Report, Stat, VariantEntry
+from squeezebench.results.report.model import (
+    BatchEntry,
+    Group,
+    Problem,
+    Report,
+    Stat,
+    VariantEntry,
+)
 
 PARETO_MARK = "★"
 NOISY_MARK = "~"
@@ -24,6 +31,9 @@ NOISY_MARK = "~"
 LEGEND = (
     f"{PARETO_MARK} Pareto-optimal: no other variant is at least as small (size column) or as"
     " fast (p50 column) and at least as accurate, and strictly better in one of the two."
+    " Latencies within their noise are ties: one is faster only when its [lowest-highest"
+    " per-round median] lies entirely below the other's, or, without rounds, when the other's"
+    " p50 is more than the spec's noise_threshold above it."
     f" {NOISY_MARK} noisy: the latency's IQR/median is above the spec's noise_threshold."
     " pp: percentage points. Speedup: the baseline's p50 / this p50 on the same target."
     " Sizes are bytes of the artifact the target deploys (KiB = 1024 bytes)."
@@ -63,6 +73,16 @@ def _ms(stat: Stat) -> str:
     if stat.spread is None:
         return f"{stat.mean:.{digits}f} ms"
     return f"{stat.mean:.{digits}f} ± {stat.spread:.{digits}f} ms"
+
+
+def _latency(at: BatchEntry) -> str:
+    """The p50, with ``[lowest-highest]`` per-round median when timed in several rounds."""
+    text = _ms(at.p50)
+    interval = at.interval
+    if interval is None or at.p50.mean is None:
+        return text
+    digits = ms_digits(abs(at.p50.mean))
+    return f"{text} [{interval[0]:.{digits}f}-{interval[1]:.{digits}f}]"
 
 
 def _number(stat: Stat, pattern: str, scale: float = 1.0, suffix: str = "") -> str:
@@ -144,7 +164,7 @@ def cells(group: Group, entry: VariantEntry) -> list[Cell]:
         if at is None:
             row += [Cell(MISSING), Cell(MISSING), Cell(MISSING)]
             continue
-        p50 = Cell(_ms(at.p50))
+        p50 = Cell(_latency(at))
         classes: list[str] = []
         if at.pareto:
             p50.text += f" {PARETO_MARK}"
@@ -156,6 +176,8 @@ def cells(group: Group, entry: VariantEntry) -> list[Cell]:
             p50.title = f"noisy: IQR/median {at.spread:.2f}" + (
                 f" > {group.noise_threshold:g}" if group.noise_threshold else ""
             )
+        if at.interval is not None and not p50.title:
+            p50.title = f"lowest-highest median of {at.rounds} timing rounds"
         p50.classes = tuple(classes)
         row += [p50, Cell(_ms(at.p99)), Cell(_number(at.speedup, "{:.2f}", suffix="x"))]
     row.append(Cell(", ".join(pareto) if pareto else "", ("pareto",) if pareto else ()))

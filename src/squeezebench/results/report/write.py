@@ -6,14 +6,16 @@ the baseline), with:
 
 - the Pareto-optimal variants marked ★ (size vs accuracy, and latency vs accuracy per batch
   size: no other variant is at least as small (fast) and at least as accurate, and strictly
-  better in one of the two);
+  better in one of the two; latencies within their measured noise are ties, see
+  :mod:`squeezebench.results.pareto`), and the p50's per-round interval where timed in rounds;
 - noisy latencies (the ``noisy`` column) marked ``~``, and failed or skipped jobs flagged with
   their reason, in the table and again in a list under it;
 - ``mean ± std`` across measurements when several runs (seeds) measured the same variant,
   target and batch size (``--all-runs`` or several ``--run``).
 
-Plots (matplotlib, imported lazily; :mod:`squeezebench.results.plot`) are written as PNG
-files next to the report and embedded (base64) in the HTML, which needs no other file.
+Plots (:mod:`squeezebench.results.plot`, libraries imported lazily): PNG files (matplotlib)
+next to the report, linked from the Markdown; the HTML shows interactive Plotly figures
+(plotly.js inlined) or, without plotly, embeds the PNGs (base64). It needs no other file.
 
 This module is the entry point (:func:`write_report`); the work is done by
 :mod:`~squeezebench.results.report.model` (what a report holds),
@@ -27,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from squeezebench.errors import UserError
 from squeezebench.results.report.data import BASELINE, build_report
@@ -89,6 +92,8 @@ class ReportOutcome:
     images: list[Path]
     runs: list[str]
     note: str = ""
+    interactive: int = 0
+    """How many interactive figures the HTML holds (0: static images, or none)."""
 
 
 def default_output(results: Path, fmt: str) -> Path:
@@ -107,32 +112,48 @@ def write_report(
 ) -> ReportOutcome:
     """Read ``results``, write the report (and its PNGs) and say what was written.
 
-    ``fmt`` None means HTML when matplotlib is installed, else Markdown. HTML with plots
-    needs matplotlib; without it the error says how to install it.
+    ``fmt`` None means HTML when matplotlib or plotly is installed, else Markdown. HTML with
+    plots needs one of them (interactive figures with plotly, else PNGs); without either the
+    error says how to install them.
     """
-    from squeezebench.results.plot import matplotlib_available, render_plots
+    from squeezebench.results.plot import matplotlib_available, plotly_available, render_plots
 
     results = Path(results)
     if fmt is not None and fmt not in FORMATS:
         raise UserError(f"unknown report format {fmt!r} (valid: {', '.join(FORMATS)})")
-    available = matplotlib_available()
+    static, interactive = matplotlib_available(), plotly_available()
     note = ""
     if fmt is None:
-        fmt = "html" if available or not plots else "md"
-        if not available and plots:
-            note = f"Plots and the HTML report need matplotlib: {REPORT_HINT}"
-    elif plots and not available:
-        if fmt == "html":
+        fmt = "html" if static or interactive or not plots else "md"
+    if plots and fmt == "md" and not static:
+        note = f"Plots need matplotlib: {REPORT_HINT}"
+    elif plots and fmt == "html":
+        if not static and not interactive:
             raise UserError(
-                f"the HTML report draws its plots with matplotlib, which is not installed: "
+                f"the HTML report's plots need plotly or matplotlib, neither is installed: "
                 f"{REPORT_HINT} (or use --format md, or --no-plots)"
             )
-        note = f"Plots need matplotlib: {REPORT_HINT}"
+        if not interactive:
+            note = f"Interactive plots need plotly ({REPORT_HINT}): static images shown."
     selection = select_runs(results, runs, all_runs)
     report = build_report(selection.rows(), selection)
     path = Path(output) if output is not None else default_output(results, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
-    images = render_plots(report, path.parent, path.stem) if plots and available else []
-    render = render_html if fmt == "html" else render_markdown
-    path.write_text(render(report, images, note), encoding="utf-8")
-    return ReportOutcome(path, fmt, [image.path for image in images], selection.names, note)
+    images = render_plots(report, path.parent, path.stem) if plots and static else []
+    figures: list[Any] = []
+    if fmt == "html":
+        figures = interactive_figures(report) if plots and interactive else []
+        text = render_html(report, images, note, figures)
+    else:
+        text = render_markdown(report, images, note)
+    path.write_text(text, encoding="utf-8")
+    return ReportOutcome(
+        path, fmt, [image.path for image in images], selection.names, note, len(figures)
+    )
+
+
+def interactive_figures(report: Report) -> list[Any]:
+    """Every group's interactive figures (needs nothing but the report; plotly.js comes later)."""
+    from squeezebench.results.plot.interactive import group_figures
+
+    return [figure for group in report.groups for figure in group_figures(group)]
