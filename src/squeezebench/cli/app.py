@@ -241,4 +241,7 @@ report_commands.register(app)
 
 def main() -> None:
     """Console-script entry point."""
+    from squeezebench.cli.console import show_plugin_warnings_plainly
+
+    show_plugin_warnings_plainly()
     app()
