@@ -73,3 +73,12 @@ def test_readme_queries_work(tmp_path) -> None:
         WHERE status = 'ok' ORDER BY latency_p50_ms
     """
     assert duckdb.sql(query).fetchall()[0][0] == "int8"
+
+
+def test_write_log_keeps_a_traceback_beside_the_results(tmp_path) -> None:
+    store = RunStore(tmp_path, "run-1")
+    where = store.write_log("job-1", "Traceback (most recent call last):\n  ...\nValueError: x")
+    assert where == "_logs/job-1.log"
+    text = (store.directory / where).read_text(encoding="utf-8")
+    assert text.startswith("Traceback") and text.endswith("ValueError: x\n")
+    assert store.finished_jobs() == {}  # a log is not a job result

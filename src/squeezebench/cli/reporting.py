@@ -14,6 +14,7 @@ from rich.text import Text
 from squeezebench.harness.jobs import Job
 from squeezebench.plugins.contracts import summary_of
 from squeezebench.plugins.registry import Registry
+from squeezebench.results.formatting import short_reason, without_log_reference
 
 
 class ProgressReporter:
@@ -59,7 +60,7 @@ class ProgressReporter:
         if rows and rows[0]["status"] != "ok":
             self._progress.console.print(
                 Text(f"{rows[0]['status']} {job.variant.name} @ {job.target.label}: ", "yellow")
-                + Text(str(rows[0]["reason"]))
+                + Text(short_reason(rows[0]["reason"], limit=400))
             )
 
 
@@ -93,6 +94,7 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     table.add_column("status")
     several_seeds = len({row.get("seed") for row in rows}) > 1
     reasons: dict[str, int] = {}  # one numbered note per distinct reason, under the table
+    logs: dict[str, list[str]] = {}  # the traceback files of the jobs behind each reason
     groups: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for row in rows:
         variant = row["variant"]
@@ -126,10 +128,14 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
         if status == "ok":
             cells.append(Text(status))
         else:
-            note = reasons.setdefault(str(first.get("reason")), len(reasons) + 1)
+            reason, log = without_log_reference(short_reason(first.get("reason"), 400))
+            note = reasons.setdefault(reason, len(reasons) + 1)
+            logs.setdefault(reason, []).extend([log] if log else [])
             cells.append(Text(f"{status} [{note}]", "red" if status == "error" else "yellow"))
         table.add_row(*cells)
-    notes = [f"[{number}] {reason}" for reason, number in reasons.items()]
+    notes = [
+        f"[{number}] {reason}{_logs_phrase(logs[reason])}" for reason, number in reasons.items()
+    ]
     table.caption = Text(  # Text, not a str: reasons may contain [brackets] (no markup)
         "\n".join(
             ["~ noisy (IQR/median above the spec's noise_threshold); pp: percentage points", *notes]
@@ -137,6 +143,14 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     )
     table.caption_justify = "left"
     return table
+
+
+def _logs_phrase(logs: list[str]) -> str:
+    if not logs:
+        return ""
+    if len(logs) == 1:
+        return f" (see {logs[0]})"
+    return f" ({len(logs)} jobs; tracebacks in _logs/ of the run folder)"
 
 
 def plugins_table(registry: Registry) -> Table:

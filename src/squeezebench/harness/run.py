@@ -274,6 +274,10 @@ def run_spec(
                 trust_model_files=trusted,
             )
             result = executor.execute(request, job.benchmark.timeout_seconds)
+            if result.details:  # the reason stays one line; the traceback goes to a file
+                result.reason = (
+                    f"{result.reason} (see {store.write_log(job.job_id, result.details)})"
+                )
             identity = _identity(job, run_id, resolved, git_sha) | {"started_at": started_at}
             rows = assemble_rows(job, identity, result, baseline)
             if result.outputs is not None:
