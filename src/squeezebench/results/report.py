@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 FORMATS = ("md", "html")
-REPORT_HINT = "pip install squeezebench[report]"
+REPORT_HINT = "pip install 'squeezebench[report]'"
 
 
 @dataclass
