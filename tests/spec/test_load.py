@@ -524,6 +524,18 @@ def test_every_sweep_point_error_is_reported_once(spec_file, registry):
     assert positions == ["8:32", "8:42", "9:29", "9:32"]
 
 
+def test_an_unknown_sweep_key_does_not_hide_the_other_keys_errors(spec_file, registry):
+    # issue 12, bug 11: a typo in one key hid the bad values of every other key of the sweep
+    path = spec_file(
+        SWEPT + "    prune.magnitude.sparsty: [0.1]\n    prune.magnitude.sparsity: [0.2, 1.5]\n"
+    )
+    lines = errors_of(path, registry)
+    positions = [line.removeprefix(f"{path}:").split(": ")[0] for line in lines]
+    assert positions == ["8:5", "9:37"], lines
+    assert "unknown parameter of prune.magnitude 'sparsty'" in lines[0]
+    assert "Input should be less than 1 (got 1.5)" in lines[1]
+
+
 def test_every_duplicate_key_is_reported(spec_file, registry):
     path = spec_file(BASE + "seed: 1\nseed: 2\nbenchmark:\n  min_repeats: 1\n  min_repeats: 2\n")
     assert errors_of(path, registry) == [
