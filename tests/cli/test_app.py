@@ -54,7 +54,7 @@ def test_version() -> None:
 def test_validate_good_spec() -> None:
     result = runner.invoke(app, ["validate", str(ROOT / "examples" / "quickstart.yaml")])
     assert result.exit_code == ExitCode.OK, result.output
-    assert "ok (7 variants x 2 targets = 14 jobs)" in result.output
+    assert "ok (7 variants x 3 targets = 21 jobs)" in result.output
 
 
 BROKEN = {

@@ -140,11 +140,13 @@ def torch_options(registry, **options) -> dict:
 
 def test_quickstart_targets_dataset_and_settings(quickstart, registry):
     ort_options = registry.get("backend", "onnxruntime").Options(threads=2).model_dump(mode="json")
+    ov_options = registry.backend("openvino").Options(threads=2).model_dump(mode="json")
     assert quickstart.targets == (
         TargetSpec(
             backend="torch", device="cpu", options=torch_options(registry, threads=2), name=None
         ),
         TargetSpec(backend="onnxruntime", device="cpu", options=ort_options, name=None),
+        TargetSpec(backend="openvino", device="cpu", options=ov_options, name=None),
     )
     assert quickstart.targets[0].options["threads"] == 2
     assert quickstart.targets[0].label == "torch:cpu"
