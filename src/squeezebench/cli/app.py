@@ -10,7 +10,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from squeezebench._version import __version__
-from squeezebench.cli import report_commands
+from squeezebench.cli import inspect_command, report_commands
 from squeezebench.cli.exit_codes import ExitCode
 from squeezebench.errors import UserError
 
@@ -237,6 +237,7 @@ def plugins() -> None:
 
 
 report_commands.register(app)
+inspect_command.register(app)
 
 
 def main() -> None:
