@@ -161,3 +161,22 @@ def test_a_spec_runs_on_openvino_next_to_onnxruntime(write_spec, fast_benchmark,
         assert ov["accuracy"] == ort["accuracy"]
         assert ov["fidelity"] == ort["fidelity"]
         assert ov["prepare_seconds"] > 0 and ov["latency_p50_ms"] > 0
+
+
+def test_an_operator_openvino_does_not_know_skips_the_target_with_its_name() -> None:
+    _needs_openvino()
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("NoSuchOp", ["input"], ["output"], domain="com.example")
+    spec = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [None, 4]) for n in "io"]
+    graph = helper.make_graph([node], "g", spec[:1], spec[1:])
+    graph.input[0].name, graph.output[0].name = "input", "output"
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)]
+    payload = helper.make_model(graph, opset_imports=opsets).SerializeToString()
+    assert onnx.load_from_string(payload).graph.node[0].op_type == "NoSuchOp"
+    with pytest.raises(BackendUnavailable) as caught:  # recorded as skipped, with this reason
+        OpenVinoBackend().prepare(payload, _target(threads=1))
+    message = str(caught.value)
+    assert message.startswith("OpenVINO ") and "cannot read this ONNX model" in message
+    assert "com.example.NoSuchOp" in message and "\n" not in message

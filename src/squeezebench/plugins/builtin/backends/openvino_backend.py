@@ -139,9 +139,10 @@ class OpenVinoBackend(Backend):
         core = openvino.Core()
         if options.cache_dir:
             core.set_property({"CACHE_DIR": options.cache_dir})
+        model = _read_onnx(openvino, core, artifact)
         folder = tempfile.mkdtemp(prefix="squeezebench-openvino-")
         try:
-            shipped = _save_ir(openvino, core.read_model(bytes(artifact)), folder, options)
+            shipped = _save_ir(openvino, model, folder, options)
             compiled = core.compile_model(
                 core.read_model(str(shipped)),  # what runs is exactly what ships
                 "CPU",
@@ -156,6 +157,21 @@ class OpenVinoBackend(Backend):
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return OpenVinoRunner(compiled, payload, folder)
+
+
+def _read_onnx(openvino: Any, core: Any, artifact: Any) -> Any:
+    """OpenVINO's model of the ONNX bytes; an operator it does not know skips the target."""
+    try:
+        return core.read_model(bytes(artifact))
+    except Exception as error:  # a model OpenVINO cannot take says nothing about squeezebench
+        noise = ("Exception from", "Check '", "FrontEnd API failed", "Summary:", "To facilitate")
+        lines = [line.strip(" -") for line in str(error).splitlines() if line.strip()]
+        detail = " ".join(line for line in lines if not line.startswith(noise))
+        version = openvino.__version__.split("-")[0]
+        raise BackendUnavailable(
+            f"OpenVINO {version} cannot read this ONNX model: "
+            f"{detail[:300] or type(error).__name__}"
+        ) from None
 
 
 def _save_ir(openvino: Any, model: Any, folder: str, options: OpenVinoOptions) -> Path:
