@@ -34,8 +34,12 @@ def _needs_openvino() -> None:
 
 test_conformance = conformance(
     backends=[
-        BackendCase(OpenVinoBackend, options={"threads": 1}),
-        BackendCase(OpenVinoBackend, options={"threads": 2, "performance_hint": "THROUGHPUT"}),
+        BackendCase(OpenVinoBackend, options={"threads": 1}, id="openvino-latency"),
+        BackendCase(
+            OpenVinoBackend,
+            options={"threads": 2, "performance_hint": "THROUGHPUT"},
+            id="openvino-throughput",
+        ),
     ]
 )
 
