@@ -123,3 +123,72 @@ def test_code_is_ruff_clean() -> None:
         [str(ruff), "check", "src", "tests", "examples"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- every Python block of the docs that uses squeezebench runs (issue 12, bug 2) --------------
+
+DOC_FILES = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").rglob("*.md")),
+    ROOT / "examples" / "plugin-example" / "README.md",
+]
+EXAMPLE_PLUGIN_SOURCES = ROOT / "examples" / "plugin-example" / "src"
+
+
+def _squeezebench_python_blocks() -> list:
+    cases = []
+    for path in DOC_FILES:
+        for index, block in enumerate(_blocks(path.read_text(encoding="utf-8"), "python")):
+            if re.search(r"^\s*(from|import) squeezebench", block, flags=re.M):
+                name = f"{path.relative_to(ROOT)}#{index}"
+                cases.append(pytest.param(path, block, id=name))
+    return cases
+
+
+@pytest.fixture
+def _forget_the_example_plugin():
+    """Blocks import the example package from its sources; other tests import an install."""
+    yield
+    for name in [n for n in sys.modules if n.partition(".")[0] == "squeezebench_example_plugin"]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize(("path", "block"), _squeezebench_python_blocks())
+@pytest.mark.usefixtures("_forget_the_example_plugin")
+def test_docs_python_block_runs(path: Path, block: str, monkeypatch) -> None:
+    """Every block compiles and its imports resolve; a block that is a plugin module (it
+    has a ``squeezebench_register`` hook) registers next to the built-ins; a block of
+    ``test_*`` functions passes."""
+    import ast
+
+    from squeezebench.plugins import Backend, Converter, Dataset, Method, ModelSource
+    from squeezebench.plugins.manager import build_plugin_manager, build_registry
+
+    monkeypatch.syspath_prepend(str(EXAMPLE_PLUGIN_SOURCES))  # blocks quoting the example
+    tree = ast.parse(block, filename=str(path))
+    imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    exec(compile(ast.Module(body=imports, type_ignores=[]), str(path), "exec"), {})
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    if "squeezebench_register" in functions:
+        module = types.ModuleType(f"docs_block_{abs(hash(block))}")
+        exec(compile(block, str(path), "exec"), module.__dict__)
+        registry = build_registry(build_plugin_manager(autoload=False, extra_plugins=[module]))
+        contracts = {
+            Method: "method",
+            Backend: "backend",
+            ModelSource: "model source",
+            Dataset: "dataset",
+            Converter: "converter",
+        }
+        defined = [v for v in vars(module).values() if isinstance(v, type)]
+        for cls in defined:
+            for contract, kind in contracts.items():
+                if issubclass(cls, contract) and cls is not contract:
+                    key = cls.scheme if kind == "model source" else cls.name
+                    assert registry.get(kind, key) is cls
+    elif any(name.startswith("test_") for name in functions):
+        namespace: dict = {}
+        exec(compile(block, str(path), "exec"), namespace)
+        for name in sorted(functions):
+            if name.startswith("test_"):
+                namespace[name]()

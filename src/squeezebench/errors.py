@@ -30,3 +30,7 @@ class BackendUnavailable(SqueezebenchError):
 
 class ConversionError(SqueezebenchError):
     """An artifact cannot be converted to the format a target runs (the job is skipped)."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin looks wrong but squeezebench can go on (a hook function without @hookimpl)."""

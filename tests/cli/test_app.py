@@ -54,7 +54,7 @@ def test_version() -> None:
 def test_validate_good_spec() -> None:
     result = runner.invoke(app, ["validate", str(ROOT / "examples" / "quickstart.yaml")])
     assert result.exit_code == ExitCode.OK, result.output
-    assert "ok (7 variants x 2 targets = 14 jobs)" in result.output
+    assert "ok (7 variants x 3 targets = 21 jobs)" in result.output
 
 
 BROKEN = {
@@ -172,6 +172,66 @@ def test_run_with_a_failing_job_exits_with_job_errors(write_spec, fast_benchmark
     assert "1 job(s) failed" in result.output
 
 
+RAISING_PLUGIN = """
+from squeezebench import hookimpl
+from squeezebench.plugins import Method
+
+
+class Explode(Method):
+    \"\"\"Raises at run time.\"\"\"
+
+    name = "test.explode"
+
+    def apply(self, artifact, params, ctx):
+        return helper()
+
+
+def helper():
+    raise RuntimeError("exploded on purpose\\nsecond line of the message")
+
+
+@hookimpl
+def squeezebench_register(registry):
+    registry.add_method(Explode)
+"""
+
+
+def test_failing_jobs_print_one_line_each_and_keep_the_traceback(
+    write_spec, fast_benchmark, tmp_path, monkeypatch
+):
+    # issue 12, bug 8: 14 failed jobs printed 325 lines of tracebacks
+    plugin = tmp_path / "raising_plugin.py"
+    plugin.write_text(RAISING_PLUGIN, encoding="utf-8")
+    monkeypatch.setenv("SQUEEZEBENCH_PLUGINS", str(plugin))
+    spec = write_spec(
+        """
+        name: cli-explode
+        model: builtin:digits-mlp
+        variants:
+          first: [test.explode]
+          second: [quantize.dynamic_int8, test.explode]
+        targets: [{backend: torch, device: cpu, options: {threads: 1}}]
+        """,
+        fast_benchmark,
+    )
+    result = runner.invoke(app, ["run", str(spec), "-o", str(tmp_path / "out")])
+    assert result.exit_code == ExitCode.JOB_ERRORS, result.output
+    assert "Traceback" not in result.output and "second line" not in result.output
+    lines = [line for line in result.output.splitlines() if "exploded on purpose" in line]
+    assert len(lines) == 4, result.output  # one live line per job, one note per reason
+    assert sum(line.startswith("error first @ torch:cpu: ") for line in lines) == 1
+    assert sum(line.startswith("error second @ torch:cpu: ") for line in lines) == 1
+    frame = load(tmp_path / "out")
+    for _, row in frame[frame["status"] == "error"].iterrows():
+        log = f"_logs/{row['job_id']}.log"
+        assert row["reason"] == (
+            f"compressing {row['variant']} failed: RuntimeError: exploded on purpose (see {log})"
+        )
+        (run_folder,) = (tmp_path / "out").iterdir()
+        text = (run_folder / log).read_text(encoding="utf-8")
+        assert "Traceback" in text and "in helper" in text and "second line" in text
+
+
 def test_repeat_check_reruns_and_confirms_reproducibility(write_spec, fast_benchmark, tmp_path):
     spec = write_spec(
         """
@@ -208,6 +268,31 @@ def test_too_many_jobs_need_an_explicit_limit(write_spec, tmp_path) -> None:
     result = runner.invoke(app, ["run", str(spec), "-o", str(tmp_path / "out"), "--max-jobs", "4"])
     assert result.exit_code == ExitCode.USAGE_ERROR
     assert "expands to 6 jobs" in result.output and "--max-jobs" in result.output
+
+
+def test_summary_table_gives_jobs_failing_alike_one_note() -> None:
+    from rich.console import Console
+
+    from squeezebench.cli.reporting import summary_table
+
+    rows = [
+        {
+            "variant": variant,
+            "target": "torch:cpu",
+            "batch_size": 1,
+            "status": "error",
+            "reason": f"backend torch rejected the artifact: ValueError: bad (see _logs/{job}.log)",
+        }
+        for variant, job in (("a", "j1"), ("b", "j2"))
+    ]
+    console = Console(width=200, record=True)
+    console.print(summary_table(rows, "t"))
+    text = console.export_text()
+    assert "[1] backend torch rejected the artifact: ValueError: bad (2 jobs; tracebacks in" in text
+    assert "[2]" not in text
+    console = Console(width=200, record=True)
+    console.print(summary_table(rows[:1], "t"))
+    assert "ValueError: bad (see _logs/j1.log)" in console.export_text()
 
 
 def test_summary_table_shows_encoded_sizes_only_when_there_are_some() -> None:

@@ -53,11 +53,19 @@ def test_every_fault_is_recorded_and_every_other_job_measured(
     assert frame.loc["baseline", "status"] == "ok"
     assert frame.loc["int8", "status"] == "ok" and frame.loc["int8", "fidelity"] > 0.95
     reasons = frame["reason"]
+    assert all("\n" not in reason for reason in reasons.dropna())  # one line each
     assert "killed by SIGSEGV" in reasons["segfault"]
-    assert "fault_plugin.py" in reasons["segfault"]  # the crash's Python stack is quoted
     assert "exited with code 3" in reasons["exits"]
     assert "RuntimeError: fault.crash raised on purpose" in reasons["raises"]
-    assert "Traceback" in reasons["raises"]  # unexpected errors keep their traceback
+
+    def log_of(variant: str) -> str:  # issue 12, bug 8: tracebacks go to the run folder
+        job_id = frame.loc[variant, "job_id"]
+        assert reasons[variant].endswith(f"(see _logs/{job_id}.log)")
+        return (outcome.directory / "_logs" / f"{job_id}.log").read_text(encoding="utf-8")
+
+    assert "fault_plugin.py" in log_of("segfault")  # the crash's Python stack is kept
+    raised = log_of("raises")
+    assert "Traceback" in raised and "fault.crash raised on purpose" in raised
     assert "timed out after 12 s" in reasons["hangs"]
     assert "MemoryError" in reasons["hungry"]
     assert "NaN" in reasons["nan"]

@@ -303,6 +303,30 @@ def test_duplicate_name_is_a_clean_error_naming_both_distributions(
     assert "squeezebench-duplicate-plugin 0.0.1" in message
 
 
+def test_the_example_s_own_tests_pass_with_the_conformance_kit(
+    example_site: Path, cache_dir: Path
+) -> None:
+    # what the plugin's author runs: its tests, against the installed package and squeezebench
+    tests = example_site.parent / "plugin-example" / "tests"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        part for part in (str(example_site), env.get("PYTHONPATH", "")) if part
+    )
+    env["SQUEEZEBENCH_CACHE_DIR"] = str(cache_dir)
+    env.pop("SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(tests), "-v", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        cwd=tests.parent,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"= 14 passed in ", done.stdout), done.stdout  # 2 x 5 kit checks + 4
+    assert "test_conformance[1-bit-changes_the_model] PASSED" in done.stdout
+
+
 # -- in process: the method itself, imported from the installed copy --------------------------
 
 

@@ -73,3 +73,33 @@ def test_readme_queries_work(tmp_path) -> None:
         WHERE status = 'ok' ORDER BY latency_p50_ms
     """
     assert duckdb.sql(query).fetchall()[0][0] == "int8"
+
+
+def test_write_log_keeps_a_traceback_beside_the_results(tmp_path) -> None:
+    store = RunStore(tmp_path, "run-1")
+    where = store.write_log("job-1", "Traceback (most recent call last):\n  ...\nValueError: x")
+    assert where == "_logs/job-1.log"
+    text = (store.directory / where).read_text(encoding="utf-8")
+    assert text.startswith("Traceback") and text.endswith("ValueError: x\n")
+    assert store.finished_jobs() == {}  # a log is not a job result
+
+
+def test_load_without_pandas_names_the_extra(tmp_path, monkeypatch) -> None:
+    # issue 12, bug 9: the README's snippet needed pandas, which no extra installed
+    import sys
+
+    RunStore(tmp_path, "run-1").write_job("j", [_row()])
+    monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
+    with pytest.raises(ImportError, match=r"pip install 'squeezebench\[pandas\]'"):
+        load(tmp_path)
+    assert read_table(tmp_path).num_rows == 1  # the pyarrow reader still works
+
+
+def test_the_pandas_extra_is_declared() -> None:
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text("utf-8"))["project"]["optional-dependencies"]
+    assert any(requirement.startswith("pandas") for requirement in extras["pandas"])

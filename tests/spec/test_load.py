@@ -140,11 +140,13 @@ def torch_options(registry, **options) -> dict:
 
 def test_quickstart_targets_dataset_and_settings(quickstart, registry):
     ort_options = registry.get("backend", "onnxruntime").Options(threads=2).model_dump(mode="json")
+    ov_options = registry.backend("openvino").Options(threads=2).model_dump(mode="json")
     assert quickstart.targets == (
         TargetSpec(
             backend="torch", device="cpu", options=torch_options(registry, threads=2), name=None
         ),
         TargetSpec(backend="onnxruntime", device="cpu", options=ort_options, name=None),
+        TargetSpec(backend="openvino", device="cpu", options=ov_options, name=None),
     )
     assert quickstart.targets[0].options["threads"] == 2
     assert quickstart.targets[0].label == "torch:cpu"
@@ -522,6 +524,18 @@ def test_every_sweep_point_error_is_reported_once(spec_file, registry):
     assert len(lines) == len(set(lines))
     positions = [line.removeprefix(f"{path}:").split(": ")[0] for line in lines]
     assert positions == ["8:32", "8:42", "9:29", "9:32"]
+
+
+def test_an_unknown_sweep_key_does_not_hide_the_other_keys_errors(spec_file, registry):
+    # issue 12, bug 11: a typo in one key hid the bad values of every other key of the sweep
+    path = spec_file(
+        SWEPT + "    prune.magnitude.sparsty: [0.1]\n    prune.magnitude.sparsity: [0.2, 1.5]\n"
+    )
+    lines = errors_of(path, registry)
+    positions = [line.removeprefix(f"{path}:").split(": ")[0] for line in lines]
+    assert positions == ["8:5", "9:37"], lines
+    assert "unknown parameter of prune.magnitude 'sparsty'" in lines[0]
+    assert "Input should be less than 1 (got 1.5)" in lines[1]
 
 
 def test_every_duplicate_key_is_reported(spec_file, registry):

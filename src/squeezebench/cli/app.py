@@ -10,7 +10,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from squeezebench._version import __version__
-from squeezebench.cli import builtin_model_commands, report_commands
+from squeezebench.cli import builtin_model_commands, inspect_command, report_commands
 from squeezebench.cli.exit_codes import ExitCode
 from squeezebench.errors import UserError
 
@@ -238,8 +238,12 @@ def plugins() -> None:
 
 report_commands.register(app)
 builtin_model_commands.register(app)
+inspect_command.register(app)
 
 
 def main() -> None:
     """Console-script entry point."""
+    from squeezebench.cli.console import show_plugin_warnings_plainly
+
+    show_plugin_warnings_plainly()
     app()

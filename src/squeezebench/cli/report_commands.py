@@ -72,6 +72,8 @@ def report(
     ] = True,
 ) -> None:
     """Tables of every variant per model and target, Pareto marks and plots, as md or HTML."""
+    from rich.markup import escape
+
     from squeezebench.cli.console import console
     from squeezebench.results.report import write_report
 
@@ -81,8 +83,8 @@ def report(
         outcome = write_report(results, format, output, run or (), all_runs, plots)
     except UserError as error:
         _fail(error)
-    if outcome.note:
-        console().print(f"[yellow]note:[/] {outcome.note}", highlight=False)
+    if outcome.note:  # escaped: the install hint's [report] is not rich markup
+        console().print(f"[yellow]note:[/] {escape(outcome.note)}", highlight=False)
     for image in outcome.images:
         console().print(f"plot: {image}", highlight=False, soft_wrap=True)
     console().print(

@@ -14,6 +14,7 @@ from rich.text import Text
 from squeezebench.harness.jobs import Job
 from squeezebench.plugins.contracts import summary_of
 from squeezebench.plugins.registry import Registry
+from squeezebench.results.formatting import short_reason, without_log_reference
 
 
 class ProgressReporter:
@@ -60,7 +61,7 @@ class ProgressReporter:
         if rows and rows[0]["status"] != "ok":
             self._progress.console.print(
                 Text(f"{rows[0]['status']} {job.variant.name} @ {job.target.label}: ", "yellow")
-                + Text(str(rows[0]["reason"]))
+                + Text(short_reason(rows[0]["reason"], limit=400))
             )
 
     def rounds_started(self, steps: int) -> None:
@@ -122,6 +123,7 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     table.add_column("status")
     several_seeds = len({row.get("seed") for row in rows}) > 1
     reasons: dict[str, int] = {}  # one numbered note per distinct reason, under the table
+    logs: dict[str, list[str]] = {}  # the traceback files of the jobs behind each reason
     groups: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for row in rows:
         variant = row["variant"]
@@ -156,10 +158,14 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
         if status == "ok":
             cells.append(Text(status))
         else:
-            note = reasons.setdefault(str(first.get("reason")), len(reasons) + 1)
+            reason, log = without_log_reference(short_reason(first.get("reason"), 400))
+            note = reasons.setdefault(reason, len(reasons) + 1)
+            logs.setdefault(reason, []).extend([log] if log else [])
             cells.append(Text(f"{status} [{note}]", "red" if status == "error" else "yellow"))
         table.add_row(*cells)
-    notes = [f"[{number}] {reason}" for reason, number in reasons.items()]
+    notes = [
+        f"[{number}] {reason}{_logs_phrase(logs[reason])}" for reason, number in reasons.items()
+    ]
     table.caption = Text(  # Text, not a str: reasons may contain [brackets] (no markup)
         "\n".join([_LEGEND, *drift_lines(rows), *condition_lines(rows), *notes])
     )
@@ -208,6 +214,14 @@ def drift_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
         parts = ", ".join(f"b={b} {change:+.1%}" for b, change in sorted(changes.items()))
         lines.append(f"drift on {target} (baseline timed again at the end): {parts}")
     return lines
+
+
+def _logs_phrase(logs: list[str]) -> str:
+    if not logs:
+        return ""
+    if len(logs) == 1:
+        return f" (see {logs[0]})"
+    return f" ({len(logs)} jobs; tracebacks in _logs/ of the run folder)"
 
 
 def plugins_table(registry: Registry) -> Table:

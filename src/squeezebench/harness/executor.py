@@ -88,14 +88,14 @@ def _main_module_without_a_missing_file() -> Iterator[None]:
         main.__file__ = path
 
 
-def _log_tail(path: str, lines: int = 15) -> str:
-    """The end of what a dead worker printed, to explain its death."""
+def _log_tail(path: str, lines: int = 200) -> str | None:
+    """The end of what a dead worker printed (its Python stack, for a segfault), or None."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             tail = handle.read().strip().splitlines()[-lines:]
     except OSError:
-        return ""
-    return ("; its last output:\n" + "\n".join(tail)) if tail else ""
+        return None
+    return "\n".join(tail) if tail else None
 
 
 def _describe_exit(exitcode: int | None) -> str:
@@ -145,7 +145,8 @@ class ProcessExecutor:
                 result = receiver.recv()
             except (EOFError, OSError):
                 process.join(10)
-                return JobResult("error", _describe_exit(process.exitcode) + _log_tail(log_path))
+                output = _log_tail(log_path)
+                return JobResult("error", _describe_exit(process.exitcode), details=output)
             process.join(10)
             return result
         except BaseException:

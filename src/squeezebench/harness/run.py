@@ -223,7 +223,10 @@ def run_spec(
             trust_model_files=trusted,
             mode=mode,
         )
-        return executor.execute(request, job.benchmark.timeout_seconds)
+        result = executor.execute(request, job.benchmark.timeout_seconds)
+        if result.details:  # the reason stays one line; the traceback goes to a file
+            result.reason = f"{result.reason} (see {store.write_log(job.job_id, result.details)})"
+        return result
 
     def identity(job: Job) -> dict[str, Any]:
         started_at = dt.datetime.now(dt.timezone.utc)

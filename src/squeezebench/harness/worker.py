@@ -100,9 +100,9 @@ def worker_main(request: JobRequest, connection: Any) -> None:
         apply_memory_limit(request.memory_limit_mb)
         result = measure_request(request)
     except BaseException as error:  # MemoryError, a plugin's SystemExit...: report, do not die
-        from squeezebench.harness.workspace import JobResult, describe_failure
+        from squeezebench.harness.workspace import failure_result
 
-        result = JobResult("error", describe_failure(error, with_traceback=True))
+        result = failure_result(error)
     try:
         connection.send(result)
     finally:

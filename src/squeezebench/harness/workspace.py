@@ -64,6 +64,7 @@ class JobResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
     outputs: np.ndarray | None = None
+    details: str | None = None  # the full story behind a one-line reason (a traceback)
 
 
 @dataclass
@@ -87,6 +88,20 @@ def describe_failure(error: BaseException, *, with_traceback: bool = False) -> s
     if with_traceback and not isinstance(error, SqueezebenchError):  # ours need no traceback
         text += "\n" + "".join(traceback.format_exception(error)).strip()
     return text
+
+
+def failure_result(error: BaseException, prefix: str = "") -> JobResult:
+    """An ``error`` result: a one-line reason, and the traceback apart in ``details``.
+
+    The reason (``prefix`` + ``Type: first line of the message``) goes into the results
+    table and the terminal; the run keeps ``details`` in a log file next to the results
+    (see :meth:`squeezebench.results.store.RunStore.write_log`). squeezebench's own errors
+    carry no traceback, only their full message when it runs over one line.
+    """
+    whole = describe_failure(error, with_traceback=True)
+    first = next((line.strip() for line in whole.splitlines() if line.strip()), "")
+    reason = prefix + (first or type(error).__name__)
+    return JobResult("error", reason, details=whole if whole.strip() != first else None)
 
 
 def load_model_source(
@@ -301,7 +316,7 @@ class Workspace:
             lazy = getattr(runner, "lazy_prepare_seconds", None)
             prepare_seconds += lazy() if lazy is not None else 0.0
         except Exception as error:
-            return JobResult("error", describe_failure(error, with_traceback=True))
+            return failure_result(error)
         finally:
             runner.close()
         target_metrics = {
@@ -336,7 +351,7 @@ class Workspace:
                 condition_probe(job.target.device),
             )
         except Exception as error:
-            return JobResult("error", describe_failure(error, with_traceback=True))
+            return failure_result(error)
         finally:
             runner.close()
         return JobResult("ok", windows=windows)
@@ -353,11 +368,7 @@ class Workspace:
         except ConversionError as error:
             return JobResult("skipped", f"compressing {job.variant.name}: {error}")
         except Exception as error:
-            return JobResult(
-                "error",
-                f"compressing {job.variant.name} failed: "
-                + describe_failure(error, with_traceback=True),
-            )
+            return failure_result(error, f"compressing {job.variant.name} failed: ")
         backend = self.registry.get("backend", job.target.backend)()
         try:
             reason = backend.check(job.target)
@@ -372,11 +383,7 @@ class Workspace:
         except ConversionError as error:
             return JobResult("skipped", str(error))
         except Exception as error:
-            return JobResult(
-                "error",
-                f"backend {backend.name} rejected the artifact: "
-                + describe_failure(error, with_traceback=True),
-            )
+            return failure_result(error, f"backend {backend.name} rejected the artifact: ")
         return Prepared(compressed, runnable, conversions, runner, prepare_seconds)
 
 

@@ -111,8 +111,14 @@ class MethodContext:
     current_step: str = ""
 
     def note(self, message: str) -> None:
-        """Record (and log) a change, e.g. ``"pruned 3 layers, 50,000 -> 25,000 nonzero"``."""
-        entry = f"{self.current_step}: {message}" if self.current_step else message
+        """Record (and log) a change, e.g. ``"pruned 3 layers, 50,000 -> 25,000 nonzero"``.
+
+        The harness prefixes the running step's method name (``prune.magnitude: pruned...``),
+        so do not write it yourself; a message that already starts with it is kept as is.
+        """
+        step = self.current_step
+        prefixed = not step or message == step or message.startswith((f"{step}:", f"{step} "))
+        entry = message if prefixed else f"{step}: {message}"
         self.notes.append(entry)
         self.logger.info(entry)
 

@@ -22,14 +22,26 @@ if TYPE_CHECKING:
 
 @hookspec
 def squeezebench_register(registry: Registry) -> None:
-    """Add this plugin's methods, backends, model sources and datasets to ``registry``.
+    """Add this plugin's classes to ``registry``; one call per plugin, built-ins first.
 
-    :param registry: the :class:`~squeezebench.plugins.registry.Registry` of this session.
-        Call ``registry.add_method(cls)``, ``registry.add_backend(cls)``,
-        ``registry.add_model_source(cls)`` and ``registry.add_dataset(cls)`` with classes that
-        follow the contracts in :mod:`squeezebench.plugins.contracts`.
+    :param registry: the :class:`~squeezebench.plugins.Registry` of this session. It has one
+        ``add_*`` per kind of plugin, each taking a class (not an instance) that subclasses
+        the contract of :mod:`squeezebench.plugins`:
 
-    Every name must be unique across all installed plugins: a second registration of the
-    same name raises :class:`~squeezebench.errors.PluginError` naming both distributions.
-    The hook is called once per plugin, built-ins first; its return value is ignored.
+        - ``registry.add_method(cls)``: a :class:`~squeezebench.plugins.Method`
+          (a compression step, ``name`` like ``prune.magnitude``);
+        - ``registry.add_backend(cls)``: a :class:`~squeezebench.plugins.Backend`
+          (runs artifacts on a target, ``name`` like ``onnxruntime``);
+        - ``registry.add_model_source(cls)``: a :class:`~squeezebench.plugins.ModelSource`
+          (resolves ``<scheme>:<reference>``, keyed by ``scheme``);
+        - ``registry.add_dataset(cls)``: a :class:`~squeezebench.plugins.Dataset`
+          (fixed splits and a metric, ``name`` like ``digits``);
+        - ``registry.add_converter(cls)``: a :class:`~squeezebench.plugins.Converter`
+          (one artifact format to another, ``name`` like ``torch-to-onnx``).
+
+    The parameter must be named ``registry`` (pluggy passes hook arguments by name), and the
+    function must be marked with ``@squeezebench.hookimpl`` (an unmarked one is ignored,
+    with a warning). Every name must be unique per kind across all installed plugins: a
+    second registration raises :class:`~squeezebench.errors.PluginError` naming both
+    distributions. The return value is ignored.
     """

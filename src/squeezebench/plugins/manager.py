@@ -4,28 +4,42 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.util
+import inspect
 import os
 import pkgutil
-import sys
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pluggy
 
 from squeezebench._version import __version__
-from squeezebench.errors import PluginError
+from squeezebench.errors import PluginError, PluginWarning
 from squeezebench.plugins import hookspecs
+from squeezebench.plugins.discovery import (
+    DISABLE_AUTOLOAD_ENV,
+    PLUGINS_ENV,
+    FoundPlugin,
+    entry_point_plugins,
+    environment_plugins,
+)
 from squeezebench.plugins.markers import PROJECT_NAME
 from squeezebench.plugins.registry import Registry
 
-DISABLE_AUTOLOAD_ENV = "SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD"
-"""Set to 1 to skip third-party plugins found through entry points (the built-ins stay)."""
-
-PLUGINS_ENV = "SQUEEZEBENCH_PLUGINS"
-"""Comma-separated extra plugin modules to load: importable names or paths to ``.py`` files
-(for experiments and tests; installed packages use entry points). Workers inherit it."""
+__all__ = [
+    "BUILTIN_DISTRIBUTION",
+    "BUILTIN_PLUGINS",
+    "DISABLE_AUTOLOAD_ENV",
+    "PLUGINS_ENV",
+    "PluginInfo",
+    "PluginManager",
+    "autoload_enabled",
+    "build_plugin_manager",
+    "build_registry",
+    "default_manager",
+    "default_registry",
+    "plugin_infos",
+]
 
 BUILTIN_PACKAGE = "squeezebench.plugins.builtin"
 
@@ -65,32 +79,93 @@ def autoload_enabled() -> bool:
     return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() not in {"1", "true", "yes"}
 
 
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, knowing the distribution (``name version``) of every plugin."""
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT_NAME)
+        self.distributions: dict[str, str] = {}
+
+    def add(self, plugin: object, name: str, distribution: str) -> None:
+        """Register ``plugin`` as ``name``; a clean :class:`PluginError` when it is invalid.
+
+        A module already registered (an installed plugin also named in
+        ``SQUEEZEBENCH_PLUGINS``) is skipped: its hook must run once. A hook function that
+        is not marked with ``@hookimpl`` is ignored by pluggy, so it gets a warning.
+        """
+        if self.is_registered(plugin):
+            return
+        where = f"plugin {name!r} from {distribution}"
+        _warn_unmarked_hooks(self, plugin, where)
+        try:
+            self.register(plugin, name=name)
+        except pluggy.PluginValidationError as error:
+            raise PluginError(f"{where}: {_validation_problem(self, error)}") from None
+        except ValueError as error:  # pluggy: a name registered twice
+            raise PluginError(
+                f"{where} cannot be registered: {str(error).splitlines()[0]}"
+            ) from None
+        self.distributions[name] = distribution
+
+
+def _warn_unmarked_hooks(manager: PluginManager, plugin: object, where: str) -> None:
+    for hook_name in _hook_names():
+        function = getattr(plugin, hook_name, None)
+        if callable(function) and manager.parse_hookimpl_opts(plugin, hook_name) is None:
+            warnings.warn(
+                f"{where}: {hook_name} is not marked with @squeezebench.hookimpl, so it is "
+                "ignored (add `from squeezebench import hookimpl` and decorate it)",
+                PluginWarning,
+                stacklevel=4,
+            )
+
+
+def _hook_names() -> list[str]:
+    return [name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)]
+
+
+def _validation_problem(manager: PluginManager, error: pluggy.PluginValidationError) -> str:
+    """One line instead of pluggy's several: which hook, which arguments are wrong."""
+    text = str(error)
+    for hook_name in _hook_names():
+        if hook_name not in text:
+            continue
+        expected = ", ".join(getattr(manager.hook, hook_name).spec.argnames)
+        implementation = getattr(error.plugin, hook_name, None)
+        given = (
+            ", ".join(inspect.signature(implementation).parameters)
+            if callable(implementation)
+            else "?"
+        )
+        return (
+            f"its hook {hook_name}({given}) must take the parameters ({expected}): "
+            "pluggy passes them by name"
+        )
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def build_plugin_manager(
     autoload: bool | None = None, extra_plugins: Iterable[object] = ()
-) -> pluggy.PluginManager:
+) -> PluginManager:
     """Create the manager: hookspecs, built-ins, entry points (unless disabled), extras.
 
     ``extra_plugins`` are registered last, as if installed; tests use them.
     """
-    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager = PluginManager()
     manager.add_hookspecs(hookspecs)
     for module_name in BUILTIN_PLUGINS:
         module = importlib.import_module(module_name)
         if hasattr(module, "squeezebench_register"):
-            manager.register(module, name=module_name)
+            manager.add(module, module_name, BUILTIN_DISTRIBUTION)
+    found: list[FoundPlugin] = []
     if autoload_enabled() if autoload is None else autoload:
-        try:
-            manager.load_setuptools_entrypoints(PROJECT_NAME)
-        except Exception as error:  # a broken third-party package must not look like our bug
-            raise PluginError(
-                f"a plugin from the {PROJECT_NAME!r} entry-point group failed to load: "
-                f"{type(error).__name__}: {error} (set {DISABLE_AUTOLOAD_ENV}=1 to skip "
-                "third-party plugins)"
-            ) from error
-    for name, module in _modules_from_environment():
-        manager.register(module, name=name)
+        found += entry_point_plugins()
+    found += environment_plugins()
+    for plugin in found:
+        manager.add(plugin.module, plugin.name, plugin.distribution)
     for plugin in extra_plugins:
-        manager.register(plugin)
+        name = manager.get_canonical_name(plugin)
+        manager.add(plugin, name, getattr(plugin, "__name__", name))
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as error:
@@ -101,43 +176,13 @@ def build_plugin_manager(
     return manager
 
 
-def _modules_from_environment() -> list[tuple[str, object]]:
-    modules = []
-    for entry in filter(None, (e.strip() for e in os.environ.get(PLUGINS_ENV, "").split(","))):
-        try:
-            if entry.endswith(".py"):
-                path = Path(entry).resolve()
-                spec = importlib.util.spec_from_file_location(
-                    f"squeezebench_plugin_{path.stem}", path
-                )
-                if spec is None or spec.loader is None:
-                    raise ImportError(f"cannot load {path}")
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[spec.name] = module  # pydantic resolves annotations through it
-                spec.loader.exec_module(module)
-            else:
-                module = importlib.import_module(entry)
-        except Exception as error:
-            raise PluginError(
-                f"{PLUGINS_ENV} names {entry!r}, which failed to load: "
-                f"{type(error).__name__}: {error}"
-            ) from error
-        modules.append((f"{PLUGINS_ENV}:{entry}", module))
-    return modules
-
-
 def plugin_infos(manager: pluggy.PluginManager) -> list[PluginInfo]:
     """Every registered plugin with its distribution, in registration order."""
-    from_distributions = {
-        id(plugin): f"{dist.metadata['name']} {dist.version}"
-        for plugin, dist in manager.list_plugin_distinfo()
-    }
+    distributions = getattr(manager, "distributions", {})
     infos = []
-    for name, plugin in manager.list_name_plugin():
+    for name, _ in manager.list_name_plugin():
         builtin = name in BUILTIN_PLUGINS
-        distribution = (
-            BUILTIN_DISTRIBUTION if builtin else from_distributions.get(id(plugin), str(name))
-        )
+        distribution = BUILTIN_DISTRIBUTION if builtin else distributions.get(name, str(name))
         infos.append(PluginInfo(str(name), distribution, builtin))
     return infos
 

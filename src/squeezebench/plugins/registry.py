@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, overload
 
 from pydantic import BaseModel
 
@@ -12,18 +12,21 @@ from squeezebench.errors import PluginError, UserError
 from squeezebench.plugins.contracts import Backend, Converter, Dataset, Method, ModelSource
 from squeezebench.suggest import unknown_name_message
 
+PluginKind = Literal["method", "backend", "model source", "dataset", "converter"]
+"""The kinds of plugin classes a registry holds."""
+
 
 @dataclass(frozen=True)
 class Registration:
     """One registered class and the distribution (``name version``) that registered it."""
 
-    kind: str
+    kind: PluginKind
     name: str
     cls: type
     distribution: str
 
 
-_KINDS: dict[str, tuple[type, str, tuple[str, ...]]] = {
+_KINDS: dict[PluginKind, tuple[type, str, tuple[str, ...]]] = {
     # kind: (base class, attribute holding the unique key, pydantic attributes to check)
     "method": (Method, "name", ("Params",)),
     "backend": (Backend, "name", ("Options",)),
@@ -34,17 +37,19 @@ _KINDS: dict[str, tuple[type, str, tuple[str, ...]]] = {
 
 
 class Registry:
-    """Methods, backends, model sources and datasets, each kept by unique name.
+    """Methods, backends, model sources, datasets and converters, each kept by unique name.
 
-    Plugins call the ``add_*`` methods; the rest of squeezebench looks classes up with
-    :meth:`get` (which raises a did-you-mean :class:`UserError` for unknown names).
+    Plugins call the ``add_*`` methods from their ``squeezebench_register`` hook. Lookups are
+    typed: :meth:`method`, :meth:`backend`, :meth:`model_source`, :meth:`dataset` and
+    :meth:`converter` give the registered class (:meth:`get` does the same by kind name);
+    an unknown name raises a did-you-mean :class:`UserError`.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, dict[str, Registration]] = {kind: {} for kind in _KINDS}
+        self._entries: dict[PluginKind, dict[str, Registration]] = {kind: {} for kind in _KINDS}
         self.current_distribution = "unknown"
 
-    # -- used by plugins ----------------------------------------------------------------------
+    # -- used by plugins: one add_* per kind ---------------------------------------------------
 
     def add_method(self, cls: type[Method]) -> None:
         """Register a :class:`~squeezebench.plugins.contracts.Method` subclass."""
@@ -66,28 +71,61 @@ class Registry:
         """Register a :class:`~squeezebench.plugins.contracts.Converter` subclass."""
         self._add("converter", cls)
 
-    # -- used by squeezebench -----------------------------------------------------------------
+    # -- typed lookups ------------------------------------------------------------------------
 
-    def names(self, kind: str) -> list[str]:
+    def method(self, name: str) -> type[Method]:
+        """The :class:`Method` registered as ``name`` (``prune.magnitude``)."""
+        return self.get("method", name)
+
+    def backend(self, name: str) -> type[Backend]:
+        """The :class:`Backend` registered as ``name`` (``torch``)."""
+        return self.get("backend", name)
+
+    def model_source(self, scheme: str) -> type[ModelSource]:
+        """The :class:`ModelSource` of ``scheme`` (``builtin``, ``file``)."""
+        return self.get("model source", scheme)
+
+    def dataset(self, name: str) -> type[Dataset]:
+        """The :class:`Dataset` registered as ``name`` (``digits``)."""
+        return self.get("dataset", name)
+
+    def converter(self, name: str) -> type[Converter]:
+        """The :class:`Converter` registered as ``name`` (``torch-to-onnx``)."""
+        return self.get("converter", name)
+
+    # -- listings -----------------------------------------------------------------------------
+
+    def names(self, kind: PluginKind) -> list[str]:
         """Sorted names registered under ``kind``."""
         return sorted(self._entries[kind])
 
-    def entries(self, kind: str) -> Mapping[str, Registration]:
+    def entries(self, kind: PluginKind) -> Mapping[str, Registration]:
         """Registrations of ``kind`` by name (read-only view)."""
         return dict(self._entries[kind])
 
-    def get(self, kind: str, name: str) -> Any:
+    @overload
+    def get(self, kind: Literal["method"], name: str) -> type[Method]: ...
+    @overload
+    def get(self, kind: Literal["backend"], name: str) -> type[Backend]: ...
+    @overload
+    def get(self, kind: Literal["model source"], name: str) -> type[ModelSource]: ...
+    @overload
+    def get(self, kind: Literal["dataset"], name: str) -> type[Dataset]: ...
+    @overload
+    def get(self, kind: Literal["converter"], name: str) -> type[Converter]: ...
+
+    def get(self, kind: PluginKind, name: str) -> type:
         """The class registered as ``name``, or a :class:`UserError` with a did-you-mean."""
         try:
             return self._entries[kind][name].cls
         except KeyError:
             raise UserError(unknown_name_message(kind, name, self._entries[kind])) from None
 
-    def __contains__(self, key: tuple[str, str]) -> bool:
+    def __contains__(self, key: tuple[PluginKind, str]) -> bool:
         kind, name = key
         return name in self._entries[kind]
 
-    def _add(self, kind: str, cls: type) -> None:
+    def _add(self, kind: PluginKind, cls: type) -> None:
         base, key_attribute, pydantic_attributes = _KINDS[kind]
         where = f"{kind} {cls!r} from {self.current_distribution}"
         if not (isinstance(cls, type) and issubclass(cls, base)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 MISSING = "—"
@@ -65,3 +66,28 @@ def accuracy_name(metric: str | None) -> str:
     return {"top1": "top-1 accuracy", "embedding": "paraphrase top-1"}.get(
         metric or "", f"{metric} accuracy" if metric else "accuracy"
     )
+
+
+def short_reason(reason: Any, limit: int = 160) -> str:
+    """A reason's first non-empty line, shortened: a table cell never shows a traceback.
+
+    Runs keep a failed job's traceback in ``_logs/`` and say so in the reason; results
+    written before that (or by another tool) may still hold one in the reason itself.
+    """
+    line = next((x.strip() for x in str(reason or "").splitlines() if x.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+_LOG_REFERENCE = re.compile(r" \(see (_logs/[^()\s]+\.log)\)$")
+"""The end of a failed job's reason that names its log (``harness.run`` writes it)."""
+
+
+def without_log_reference(reason: str) -> tuple[str, str | None]:
+    """``reason`` without its ``(see _logs/<job>.log)`` ending, and that log's path.
+
+    Jobs failing for the same cause then share one note under a table.
+    """
+    match = _LOG_REFERENCE.search(reason)
+    if match is None:
+        return reason, None
+    return reason[: match.start()], match.group(1)

@@ -41,6 +41,20 @@ def read_table(path: str | Path) -> pa.Table:
     return pa.concat_tables(tables)
 
 
+PANDAS_HINT = "pip install 'squeezebench[pandas]'"
+
+
 def load(path: str | Path) -> Any:
-    """Result rows under ``path`` as a pandas DataFrame (needs pandas)."""
+    """Result rows under ``path`` as a pandas DataFrame (needs the ``pandas`` extra).
+
+    Without pandas, :func:`read_table` gives the same rows as a ``pyarrow.Table``.
+    """
+    try:
+        import pandas  # noqa: F401  (pyarrow's to_pandas needs it)
+    except ImportError:
+        raise ImportError(
+            "squeezebench.results.load returns a pandas DataFrame, and pandas is not "
+            f"installed: {PANDAS_HINT} (or use squeezebench.results.read_table for a "
+            "pyarrow.Table)"
+        ) from None
     return read_table(path).to_pandas()

@@ -15,6 +15,7 @@ from squeezebench.results.schema import SCHEMA_VERSION, arrow_schema, column_nam
 
 MANIFEST_NAME = "_manifest.json"  # leading underscore: Parquet readers skip it
 OUTPUTS_DIR = "_outputs"  # test-split outputs per job, for fidelity after a resume
+LOGS_DIR = "_logs"  # the traceback (or a dead worker's output) of each failed job
 
 
 class RunStore:
@@ -73,6 +74,18 @@ class RunStore:
 
         path = self.directory / OUTPUTS_DIR / f"{job_id}.npy"
         return np.load(path, allow_pickle=False) if path.is_file() else None
+
+    def write_log(self, job_id: str, text: str) -> str:
+        """Keep a failed job's traceback in ``_logs/<job_id>.log``; its path in the run folder.
+
+        The result row's reason stays one line and says where this file is, so tables and
+        terminals never show a traceback, and nothing of it is lost.
+        """
+        folder = self.directory / LOGS_DIR
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{job_id}.log"
+        _atomic(path, lambda temporary: Path(temporary).write_text(text + "\n", "utf-8"))
+        return f"{LOGS_DIR}/{path.name}"
 
     def read_manifest(self) -> dict[str, Any]:
         """The run's manifest, or an empty mapping."""

@@ -245,8 +245,9 @@ class Resolver:
                 self._issue("a sweep axis needs a non-empty list of values", ("sweep", name, key))
                 continue
             axes.append((*target, values, key))
-        if len(axes) != len(grid):
-            return []
+        # a bad key still lets the values of the other keys be checked (and reported), but
+        # its variant expands to nothing: a partial grid would be a different sweep
+        complete = len(axes) == len(grid)
         variants: list[Variant] = []
         first: dict[tuple[str, str], tuple[int, ...]] = {}  # name or pipeline -> combination
         for combination in itertools.product(*(range(len(axis[2])) for axis in axes)):
@@ -257,7 +258,8 @@ class Resolver:
                 overrides.setdefault(index, {})[param] = axis_values[choice]
                 positions.setdefault(index, {})[param] = ("sweep", name, key, choice)
                 values[param if param not in values else key] = axis_values[choice]
-            resolved = self._validate_steps(steps, overrides, positions)
+            # without a bad key's values, a param it meant to set may look missing: say nothing
+            resolved = self._validate_steps(steps, overrides, positions, allow_missing=not complete)
             if resolved is None:
                 continue
             label = ",".join(f"{k}={_render_value(v)}" for k, v in values.items())
@@ -269,7 +271,7 @@ class Resolver:
                 continue
             first.update(dict.fromkeys(seen, combination))
             variants.append(variant)
-        return variants
+        return variants if complete else []
 
     def _duplicate_sweep_value(
         self, name: str, axes: list, earlier: tuple[int, ...], combination: tuple[int, ...]
@@ -330,6 +332,8 @@ class Resolver:
         steps: list[_RawStep],
         overrides: dict[int, dict[str, Any]],
         positions: dict[int, dict[str, Path]],
+        *,
+        allow_missing: bool = False,
     ) -> tuple[Step, ...] | None:
         resolved, failed = [], False
         for index, step in enumerate(steps):
@@ -347,6 +351,8 @@ class Resolver:
                     label=f"{render_path(step.path)} {step.method}",
                     positions=positions.get(index),
                 ):
+                    if allow_missing and issue.message.startswith("missing required key"):
+                        continue
                     if issue not in self.issues:
                         self.issues.append(issue)
                 continue

@@ -247,6 +247,24 @@ def test_rows_on_one_side_are_listed_and_a_newly_failing_job_regresses(runs, tmp
     assert "boom" in render(comparison, "text")
 
 
+def test_a_traceback_in_a_reason_stays_out_of_the_text_table(runs, tmp_path) -> None:
+    # issue 12, bug 8: `compare -f text` pasted whole tracebacks into the table's cells
+    first, _ = runs
+
+    def fail(row: dict) -> None:
+        row.update(
+            status="error",
+            reason="compressing int8 failed: RuntimeError: boom\nTraceback (most recent call "
+            'last):\n  File "x.py", line 1, in <module>\nRuntimeError: boom',
+        )
+
+    failing = _edit(first, tmp_path / "failing", fail)
+    for fmt in ("text", "md"):
+        text = render(compare(first, failing), fmt)
+        assert "compressing int8 failed: RuntimeError: boom" in text
+        assert "Traceback" not in text and "x.py" not in text
+
+
 def test_cli_exit_codes_and_output(runs, tmp_path) -> None:
     first, _ = runs
     slowed = _edit(first, tmp_path, _slow_down(1.3))

@@ -184,13 +184,19 @@ def test_without_matplotlib_markdown_works_and_html_says_how_to_install(
     monkeypatch.setitem(sys.modules, "plotly", None)
     result = runner.invoke(app, ["report", str(results_copy), "-f", "html"])
     assert result.exit_code == 2
-    assert "pip install squeezebench[report]" in result.output
+    assert "pip install 'squeezebench[report]'" in result.output
     assert "Traceback" not in result.output
+
+    # issue 12, bug 10: the note printed by the command lost "[report]" to rich markup
+    result = runner.invoke(app, ["report", str(results_copy)])
+    assert result.exit_code == 0, result.output
+    assert "note: Plots and the HTML report need matplotlib: pip install " in result.output
+    assert "'squeezebench[report]'" in result.output
 
     outcome = write_report(results_copy)  # no --format: falls back to Markdown
     assert outcome.format == "md" and outcome.images == []
     text = outcome.path.read_text()
-    assert "pip install squeezebench[report]" in text and "| int8 |" in text
+    assert "pip install 'squeezebench[report]'" in text and "| int8 |" in text
     assert not list(results_copy.glob("*.png"))
 
     outcome = write_report(results_copy, fmt="html", plots=False)  # HTML without plots: fine

@@ -62,6 +62,7 @@ from squeezebench.results.compare.render import (
     render_markdown,
     render_text,
 )
+from squeezebench.results.formatting import short_reason
 from squeezebench.results.runs import RunSelection, select_runs
 from squeezebench.suggest import unknown_name_message
 
@@ -140,9 +141,9 @@ def _unmatched(row: Mapping[str, Any], batch_size: int, detail: str) -> Unmatche
 def _status_detail(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return (
         f"baseline {before['status']}"
-        + (f" ({before.get('reason')})" if before["status"] != "ok" else "")
+        + (f" ({short_reason(before.get('reason'))})" if before["status"] != "ok" else "")
         + f", new {after['status']}"
-        + (f" ({after.get('reason')})" if after["status"] != "ok" else "")
+        + (f" ({short_reason(after.get('reason'))})" if after["status"] != "ok" else "")
     )
 
 

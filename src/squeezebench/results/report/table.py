@@ -15,6 +15,7 @@ from squeezebench.results.formatting import (
     byte_unit_scale,
     human_bytes,
     ms_digits,
+    short_reason,
 )
 from squeezebench.results.report.model import (
     BatchEntry,
@@ -91,12 +92,6 @@ def _number(stat: Stat, pattern: str, scale: float = 1.0, suffix: str = "") -> s
     if stat.spread is None:
         return pattern.format(stat.mean * scale) + suffix
     return f"{pattern.format(stat.mean * scale)} ± {abs(stat.spread * scale):.2f}{suffix}"
-
-
-def short_reason(reason: str, limit: int = 160) -> str:
-    """A reason's first non-empty line, shortened (tracebacks stay in the results)."""
-    line = next((x.strip() for x in reason.splitlines() if x.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def _problem_groups(problems: Sequence[Problem]) -> dict[tuple[str, str], list[Problem]]:

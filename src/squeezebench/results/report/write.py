@@ -80,7 +80,7 @@ __all__ = [
 ]
 
 FORMATS = ("md", "html")
-REPORT_HINT = "pip install squeezebench[report]"
+REPORT_HINT = "pip install 'squeezebench[report]'"
 
 
 @dataclass
