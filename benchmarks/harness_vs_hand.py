@@ -135,9 +135,8 @@ def main() -> None:
         by_hand = statistics.median(hand[batch_size])
         by_harness = statistics.median(harness[batch_size])
         ratio = by_harness / by_hand
-        print(
-            f"{batch_size:>5}  {by_hand:13.4f}  {by_harness:16.4f}  {ratio:11.3f} ({ratio - 1:+.1%})"
-        )
+        change = f"({ratio - 1:+.1%})"
+        print(f"{batch_size:>5}  {by_hand:13.4f}  {by_harness:16.4f}  {ratio:11.3f} {change}")
 
 
 if __name__ == "__main__":
