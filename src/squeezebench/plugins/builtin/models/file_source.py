@@ -51,8 +51,11 @@ class ModelFile(ModelSource):
                 raise UserError(
                     f"{path} is not a loadable torch.export program: {error}"
                 ) from error
+            from squeezebench.plugins.builtin.models._exported_program import usable_module
+
+            module, lifted = usable_module(program, str(path))
             example = program.example_inputs[0][0] if program.example_inputs else None
-            return LoadedModel(program.module(), example, description=str(path))
+            return LoadedModel(module, example, description=f"{path} ({lifted} layers lifted)")
         try:
             module = torch.jit.load(str(path), map_location="cpu")
         except Exception as error:
