@@ -45,11 +45,15 @@ class ResolvedSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_spec(path: str | Path, registry: Registry | None = None) -> ResolvedSpec:
+def load_spec(
+    path: str | Path, registry: Registry | None = None, *, deep: bool = False
+) -> ResolvedSpec:
     """Read, validate and resolve the spec at ``path``.
 
-    Raises :class:`SpecError` listing every issue found (``file:line:col: where: why``),
-    or :class:`UserError` if the file cannot be read.
+    ``deep`` also runs the model source's thorough check (``validate --deep``: imports a
+    ``python:`` module, loads a ``file:`` model). Raises :class:`SpecError` listing every
+    issue found (``file:line:col: where: why``), or :class:`UserError` if the file cannot
+    be read.
     """
     if registry is None:
         from squeezebench.plugins.manager import default_registry
@@ -78,7 +82,8 @@ def load_spec(path: str | Path, registry: Registry | None = None) -> ResolvedSpe
 
     data = document.data
     resolver = Resolver(registry, document, path.resolve().parent)
-    resolver.check_model(data.get("model"))
+    trusted = data.get("trust_model_files") is True
+    resolver.check_model(data.get("model"), deep=deep, trusted=trusted)
     dataset = resolver.resolve_dataset(data.get("dataset"))
     variants = resolver.resolve_variants(data.get("variants"), data.get("sweep"))
     targets = resolver.resolve_targets(data.get("targets", ["torch:cpu"]))

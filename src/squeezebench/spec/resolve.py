@@ -76,18 +76,46 @@ class Resolver:
 
     # -- model and dataset --------------------------------------------------------------------
 
-    def check_model(self, reference: Any) -> None:
-        """Check that the model reference names a registered scheme that accepts it."""
-        if not isinstance(reference, str) or ":" not in reference:
-            return  # the top-level model reports the shape error
-        scheme, _, rest = reference.partition(":")
-        if ("model source", scheme) not in self.registry:
-            names = self.registry.names("model source")
-            self._issue(unknown_name_message("model source", scheme, names), ("model",))
+    def check_model(self, reference: Any, *, deep: bool = False, trusted: bool = False) -> None:
+        """Check that the model reference names a registered scheme that accepts it.
+
+        With ``deep`` (``validate --deep``), the source's ``deep_check`` runs too: it may
+        import code or load the model (``trusted``: the spec's ``trust_model_files``).
+        """
+        if not isinstance(reference, str):
+            return  # the top-level model reports the type error
+        scheme, colon, rest = reference.partition(":")
+        if not colon or ("model source", scheme) not in self.registry:
+            self._issue(self._reference_problem(reference, scheme if colon else None), ("model",))
             return
-        problem = self.registry.get("model source", scheme)().check(rest, self.base_dir)
+        source = self.registry.get("model source", scheme)()
+        problem = source.check(rest, self.base_dir)
+        if problem is None and deep:
+            try:
+                problem = source.deep_check(rest, self.base_dir, trusted=trusted)
+            except Exception as error:  # a deep check loads user code and files: anything goes
+                problem = f"{reference}: {type(error).__name__}: {error}"
         if problem:
             self._issue(problem, ("model",))
+
+    def _reference_problem(self, reference: str, scheme: str | None) -> str:
+        """A reference without a registered scheme: what is expected, and the full reference
+        when a registered source accepts what was written."""
+        schemes = self.registry.names("model source")
+        if scheme is None:
+            message = f"a model reference is '<scheme>:<reference>', got {reference!r}"
+        else:
+            message = unknown_name_message("model source", scheme, schemes)
+        accepted = [
+            f"{name}:{reference}"
+            for name in schemes
+            if not _rejects(self.registry.get("model source", name)(), reference, self)
+        ]
+        if accepted:
+            message += f"; did you mean {' or '.join(repr(a) for a in accepted)}?"
+        if scheme is None:
+            message += f" (registered schemes: {', '.join(schemes)})"
+        return message
 
     def resolve_dataset(self, reference: Any) -> str | None:
         """The registered dataset name of ``builtin:<name>`` (or ``<name>``), else an issue."""
@@ -375,15 +403,9 @@ class Resolver:
                 self._issue(unknown_name_message("backend", target.backend, names), where)
                 continue
             backend = self.registry.get("backend", target.backend)
-            device_kind = target.device.split(":")[0]
-            if device_kind not in backend.devices:
-                where = (*path, "device") if isinstance(raw, dict) else path
-                self._issue(
-                    unknown_name_message(
-                        f"device of backend {target.backend}", device_kind, backend.devices
-                    ),
-                    where,
-                )
+            problem = backend.check_device(target.device)
+            if problem:
+                self._issue(problem, (*path, "device") if isinstance(raw, dict) else path)
                 continue
             try:
                 options = backend.Options.model_validate(target.options)
@@ -402,6 +424,14 @@ class Resolver:
                 continue
             targets.append(target)
         return targets
+
+
+def _rejects(source: Any, reference: str, resolver: Resolver) -> bool:
+    """Whether ``source.check`` rejects ``reference`` (a check that raises rejects it)."""
+    try:
+        return source.check(reference, resolver.base_dir) is not None
+    except Exception:  # a third-party check that cannot handle a foreign reference
+        return True
 
 
 def _render_value(value: Any) -> str:

@@ -35,6 +35,7 @@ _CONSTRUCTION_ERRORS = (yaml.YAMLError, ValueError, LookupError, AttributeError,
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # as PyYAML counts lines
 _INVALID = object()  # a scalar that could not be constructed (an issue says why)
+_INT64 = -(2**63)  # the smallest int64; results and every consumer of numbers use 64 bits
 
 
 @dataclass
@@ -249,6 +250,14 @@ class _Builder:
         except _CONSTRUCTION_ERRORS:
             name = node.tag.removeprefix(_YAML)
             self.issue(f"invalid value: {node.value!r} is not a valid {name}", path, position)
+            return _INVALID
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT64 <= value < -_INT64:
+            self.issue(
+                f"integer {node.value} is out of range: numbers in a spec must fit in 64 bits "
+                "(-2**63 to 2**63 - 1)",
+                path,
+                position,
+            )
             return _INVALID
         if isinstance(value, str) and _SURROGATE.search(value):
             try:  # JSON escapes characters beyond the BMP as surrogate pairs: combine them

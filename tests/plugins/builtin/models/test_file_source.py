@@ -264,3 +264,11 @@ def test_loader_follows_the_content_not_the_suffix(tmp_path) -> None:
 def test_a_folder_is_not_a_model_file(tmp_path) -> None:
     (tmp_path / "folder.pt2").mkdir()
     assert "is not a file" in ModelFile().check("folder.pt2", tmp_path)
+
+
+def test_deep_check_loads_what_the_header_check_lets_through(tmp_path) -> None:
+    reference = _broken_program(tmp_path)
+    assert ModelFile().check(reference, tmp_path) is None  # a .pt2 archive by its members
+    problem = ModelFile().deep_check(reference, tmp_path)
+    assert problem is not None and "weight_0: file not found" in problem
+    assert ModelFile().deep_check("good.pt2", tmp_path) is None

@@ -44,6 +44,14 @@ class ModelFile(ModelSource):
             return f"{path} is {kind.value}; {SUPPORTED}"
         return None
 
+    def deep_check(self, reference: str, base_dir: Path, *, trusted: bool = False) -> str | None:
+        """Load the model (imports torch): catches damage that the header does not show."""
+        try:
+            self.load(reference, base_dir, seed=0, trusted=trusted)
+        except UserError as error:
+            return str(error)
+        return None
+
     def load(
         self, reference: str, base_dir: Path, seed: int, *, trusted: bool = False
     ) -> LoadedModel:
