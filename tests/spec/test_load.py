@@ -247,8 +247,8 @@ BROKEN = {
     ),
     "bad-yaml-unclosed": (
         "name: t\nmodel: [builtin:digits-mlp\n",
-        "3:1: invalid YAML: expected ',' or ']', but got '<stream end>' "
-        "(while parsing a flow sequence)",
+        "3:1: invalid YAML: expected ',' or ']', but got '<stream end>': is the '[' at line 2, "
+        "column 8 closed?",
     ),
     "duplicate-key": (
         BASE + "name: u\n",
@@ -722,11 +722,54 @@ def test_directory_as_spec_path_is_a_user_error(tmp_path, registry):
         load_spec(tmp_path, registry)
 
 
-def test_non_utf8_spec_is_a_user_error(tmp_path, registry):
+def test_non_utf8_spec_is_located_at_its_first_bad_byte(tmp_path, registry):
     path = tmp_path / "latin1.yaml"
     path.write_bytes("name: caf\xe9\n".encode("latin-1"))
-    with pytest.raises(UserError, match="cannot read spec file"):
+    with pytest.raises(SpecError) as caught:
         load_spec(path, registry)
+    assert str(caught.value) == (
+        f"{path}:1:10: byte 0xe9 is not UTF-8 (invalid continuation byte); a spec must be UTF-8 "
+        "text: save it as UTF-8"
+    )
+
+
+def _resolving_calls(text: str, registry, tmp_path) -> int:
+    """Python function calls made resolving ``text`` (after parsing it): a work count."""
+    import cProfile
+    import pstats
+
+    from squeezebench.spec.resolve import Resolver
+    from squeezebench.spec.yaml_loader import load_located
+
+    document = load_located(text, "spec.yaml")
+    resolver = Resolver(registry, document, tmp_path)
+    profile = cProfile.Profile()
+    profile.enable()
+    resolver.resolve_variants(document.data.get("variants"), None)
+    resolver.resolve_targets(document.data.get("targets", []))
+    profile.disable()
+    return pstats.Stats(profile).total_calls
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "variants:\n  v{i}: [quantize.dynamic_int9]\n",  # an unknown method in every variant
+        "variants:\n  v{i}: [{{prune.magnitude: {{sparsity: 2}}}}]\n",  # a bad param in each
+        "variants:\n  v{i}: [{{prune.magnitude: {{sparsity: 0.5}}}}]\n",
+        "targets:\n  - torch:cpu\n",  # the same target over and over
+        "targets:\n  - {{backend: torch, name: t{i}, options: {{threat: 1}}}}\n",
+    ],
+)
+def test_resolving_work_grows_linearly_with_the_spec_and_its_issues(tmp_path, registry, line):
+    head, item = line.split("\n", 1)
+    counts = [
+        _resolving_calls(
+            f"{head}\n" + "".join(item.format(i=i) for i in range(size)), registry, tmp_path
+        )
+        for size in (100, 400)
+    ]
+    assert counts[1] < 4.4 * counts[0], counts  # quadratic work would give up to 16x
 
 
 # -- robustness: inputs that once crashed or misled the loader -------------------------------------

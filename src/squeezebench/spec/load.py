@@ -9,12 +9,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from squeezebench.errors import UserError
 from squeezebench.plugins.registry import Registry
 from squeezebench.spec.issues import SpecError, SpecIssue
 from squeezebench.spec.models import Spec, TargetSpec
 from squeezebench.spec.pydantic_issues import issues_from_validation_error
 from squeezebench.spec.resolve import Resolver, Variant
+from squeezebench.spec.spec_text import read_spec_text
 from squeezebench.spec.yaml_loader import load_located
 
 
@@ -60,12 +60,7 @@ def load_spec(
 
         registry = default_registry()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"spec file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"cannot read spec file {path}: {error}") from None
+    text = read_spec_text(path)
     filename = str(path)
     document = load_located(text, filename)
     if not isinstance(document.data, dict):

@@ -65,14 +65,20 @@ class Resolver:
         self.registry = registry
         self.document = document
         self.base_dir = base_dir
-        self.issues: list[SpecIssue] = []
+        self._issues: dict[SpecIssue, None] = {}  # an ordered set: linear in the issues
+
+    @property
+    def issues(self) -> list[SpecIssue]:
+        """Every issue found so far, once each, in the order found."""
+        return list(self._issues)
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _issue(self, message: str, path: Path, *, key: bool = False, label: str | None = None):
-        issue = SpecIssue(message, path, self.document.position(path, key=key), label)
-        if issue not in self.issues:
-            self.issues.append(issue)
+        self._add(SpecIssue(message, path, self.document.position(path, key=key), label))
+
+    def _add(self, *issues: SpecIssue) -> None:
+        self._issues.update(dict.fromkeys(issues))
 
     # -- model and dataset --------------------------------------------------------------------
 
@@ -375,8 +381,7 @@ class Resolver:
                     label=f"{render_path(step.path)} {step.method}",
                     positions=positions.get(index),
                 ):
-                    if issue not in self.issues:
-                        self.issues.append(issue)
+                    self._add(issue)
                 continue
             resolved.append(Step(step.method, params))
         return None if failed else tuple(resolved)
@@ -388,13 +393,14 @@ class Resolver:
         if not isinstance(raw_targets, list):
             return []
         targets: list[TargetSpec] = []
+        labels: set[str] = set()
         for index, raw in enumerate(raw_targets):
             path: Path = ("targets", index)
             try:
                 target = TargetSpec.model_validate(raw)
             except ValidationError as error:
-                self.issues.extend(
-                    issues_from_validation_error(error, TargetSpec, self.document, prefix=path)
+                self._add(
+                    *issues_from_validation_error(error, TargetSpec, self.document, prefix=path)
                 )
                 continue
             if ("backend", target.backend) not in self.registry:
@@ -410,18 +416,19 @@ class Resolver:
             try:
                 options = backend.Options.model_validate(target.options)
             except ValidationError as error:
-                self.issues.extend(
-                    issues_from_validation_error(
+                self._add(
+                    *issues_from_validation_error(
                         error, backend.Options, self.document, prefix=(*path, "options")
                     )
                 )
                 continue
             target = target.model_copy(update={"options": options.model_dump(mode="json")})
-            if any(t.label == target.label for t in targets):
+            if target.label in labels:
                 self._issue(
                     f"target {target.label!r} is listed twice; give one a distinct 'name'", path
                 )
                 continue
+            labels.add(target.label)
             targets.append(target)
         return targets
 
