@@ -97,6 +97,8 @@ variants:
 """
 
 
+# Slow-ish (about 10 s each on 2 busy cores): issue 13 asks for real exported programs through
+# the whole harness (load, check against the data, compress, convert, measure, store).
 @pytest.mark.parametrize("name", ["digits-cnn", "digits-mlp"])
 def test_exported_program_is_compressed_and_measured(
     name, write_spec, registry, tmp_path, fast_benchmark

@@ -94,7 +94,6 @@ class _Lifter:
             if build is not None and self._lift(node, build):
                 lifted += 1
         self._fix_leftovers_for_inference()
-        self.graph.eliminate_dead_code()
         self.graph.lint()
         self.module.recompile()
         return lifted
