@@ -355,3 +355,17 @@ def test_repeat_check_exits_3_when_the_runs_differ(
     )
     assert result.exit_code == ExitCode.NOT_REPRODUCIBLE
     assert "NOT reproducible" in result.output
+
+
+def test_validate_deep_imports_python_models_and_loads_model_files(tmp_path) -> None:
+    (tmp_path / "deep_cli_models.py").write_text(
+        "raise ImportError('needs a GPU')\ndef build(): ...\n"
+    )
+    python_spec = tmp_path / "python.yaml"
+    python_spec.write_text("name: x\nmodel: python:deep_cli_models:build\n")
+    shallow = runner.invoke(app, ["validate", str(python_spec)])
+    assert shallow.exit_code == ExitCode.OK, shallow.output  # nothing imported
+    deep = runner.invoke(app, ["validate", "--deep", str(python_spec)])
+    assert deep.exit_code == ExitCode.USAGE_ERROR
+    assert "2:8: model: importing deep_cli_models failed: ImportError: needs a GPU" in deep.output
+    assert "Traceback" not in deep.output

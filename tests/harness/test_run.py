@@ -220,3 +220,22 @@ def test_backend_unavailable_from_prepare_is_a_skip(small_spec, registry, tmp_pa
     frame = load(run_spec(spec, local, tmp_path / "results", isolate=False).directory)
     assert set(frame["status"]) == {"skipped"}
     assert set(frame["reason"]) == {"missing-runtime is not installed"}
+
+
+def test_largest_seed_is_measured_and_stored(write_spec, registry, tmp_path, fast_benchmark):
+    # 2**63 - 1 is the largest seed validate accepts: it must survive every consumer
+    # (numpy, torch's generators, the int64 column), unlike 2**63, which validate refuses.
+    largest = 2**63 - 1
+    spec_text = f"""
+    name: seeds
+    seed: {largest}
+    model: builtin:digits-mlp
+    dataset: builtin:digits
+    variants:
+      random: [{{prune.random: {{sparsity: 0.3}}}}]
+    targets: [{{backend: torch, device: cpu, options: {{threads: 1}}}}]
+    """
+    spec = load_spec(write_spec(spec_text, fast_benchmark), registry)
+    outcome = run_spec(spec, registry, tmp_path / "results", isolate=False)
+    frame = load(outcome.directory)
+    assert set(frame["status"]) == {"ok"} and set(frame["seed"]) == {largest}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from squeezebench.plugins.builtin.models import (
     file_source,
     python_source,
 )
+from squeezebench.plugins.devices import device_forms
 from squeezebench.spec import (
     BASELINE,
     BenchmarkSpec,
@@ -46,7 +48,7 @@ def fill(text: str, registry, tmp_path: Path | None = None) -> str:
         "sources": listed(registry.names("model source")),
         "prune_params": listed(registry.get("method", "prune.magnitude").Params.model_fields),
         "torch_options": listed(registry.get("backend", "torch").Options.model_fields),
-        "torch_devices": listed(registry.get("backend", "torch").devices),
+        "torch_devices": device_forms(registry.get("backend", "torch").devices),
         "builtin_models": listed(builtin_source.DESCRIPTIONS),
         "spec_keys": listed(Spec.model_fields),
         "benchmark_keys": listed(BenchmarkSpec.model_fields),
@@ -228,7 +230,8 @@ def test_load_spec_validates_without_loading_or_training_the_model(monkeypatch, 
 
 def test_relative_model_file_is_resolved_against_the_spec_folder(tmp_path, registry, monkeypatch):
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "net.pt2").write_bytes(b"not checked by load_spec")
+    with zipfile.ZipFile(tmp_path / "models" / "net.pt2", "w") as archive:  # a .pt2 by its
+        archive.writestr("net/archive_format", "pt2")  # members; load_spec does not load it
     spec = tmp_path / "spec.yaml"
     spec.write_text("name: t\nmodel: file:models/net.pt2\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path / "models")  # the working directory does not matter
@@ -246,8 +249,8 @@ BROKEN = {
     ),
     "bad-yaml-unclosed": (
         "name: t\nmodel: [builtin:digits-mlp\n",
-        "3:1: invalid YAML: expected ',' or ']', but got '<stream end>' "
-        "(while parsing a flow sequence)",
+        "3:1: invalid YAML: expected ',' or ']', but got '<stream end>': is the '[' at line 2, "
+        "column 8 closed?",
     ),
     "duplicate-key": (
         BASE + "name: u\n",
@@ -325,7 +328,36 @@ BROKEN = {
     ),
     "model-without-scheme": (
         "name: t\nmodel: digits\n",
-        "2:8: model: String should match pattern '^[A-Za-z][A-Za-z0-9_+.-]*:.+$' (got 'digits')",
+        "2:8: model: a model reference is '<scheme>:<reference>', got 'digits' "
+        "(registered schemes: {sources})",
+    ),
+    "model-without-scheme-of-a-builtin": (
+        "name: t\nmodel: digits-cnn\n",
+        "2:8: model: a model reference is '<scheme>:<reference>', got 'digits-cnn'; "
+        "did you mean 'builtin:digits-cnn'? (registered schemes: {sources})",
+    ),
+    "model-with-unknown-scheme": (
+        "name: t\nmodel: bultin:digits-cnn\n",
+        "2:8: model: unknown model source 'bultin'; did you mean 'builtin'? (valid: {sources})",
+    ),
+    "seed-beyond-int64": (
+        BASE + "seed: 9223372036854775808\n",
+        "3:7: seed: integer 9223372036854775808 is out of range: numbers in a spec must fit in "
+        "64 bits (-2**63 to 2**63 - 1)",
+    ),
+    "seed-negative": (
+        BASE + "seed: [3, -1]\n",
+        "3:7: seed: seed -1 is out of range: seeds go from 0 to 2**63 - 1 "
+        "(9223372036854775807), the range results store and every random generator accepts",
+    ),
+    "batch-size-beyond-int32": (
+        BASE + "benchmark: {batch_sizes: [2147483648]}\n",
+        "3:27: benchmark.batch_sizes[0]: Input should be less than or equal to 2147483647 "
+        "(got 2147483648)",
+    ),
+    "infinite-warmup": (
+        BASE + "benchmark: {warmup_seconds: .inf}\n",
+        "3:29: benchmark.warmup_seconds: Input should be a finite number (got inf)",
     ),
     "missing-model-file": (
         "name: t\nmodel: file:nope.pt2\n",
@@ -364,8 +396,53 @@ BROKEN = {
     ),
     "unknown-device": (
         BASE + "targets:\n  - torch:tpu\n",
-        "4:5: targets[0]: unknown device of backend torch 'tpu'; did you mean 'cpu'? "
+        "4:5: targets[0]: device 'tpu' is not a device of backend torch; did you mean 'cpu'? "
         "(valid: {torch_devices})",
+    ),
+    "device-index-a-word": (
+        BASE + "targets:\n  - torch:cuda:first\n",
+        "4:5: targets[0]: device 'cuda:first' has the index 'first'; an index is a whole "
+        "number in plain digits; did you mean 'cuda'? (valid: {torch_devices})",
+    ),
+    "device-index-negative": (
+        BASE + "targets:\n  - {backend: torch, device: 'cuda:-1'}\n",
+        "4:30: targets[0].device: device 'cuda:-1' has the index '-1'; an index is a whole "
+        "number in plain digits; did you mean 'cuda'? (valid: {torch_devices})",
+    ),
+    "device-index-missing": (
+        BASE + "targets:\n  - 'torch:cuda:'\n",
+        "4:5: targets[0]: device 'cuda:' has nothing after 'cuda:'; did you mean 'cuda'? "
+        "(valid: {torch_devices})",
+    ),
+    "cpu-with-index": (
+        BASE + "targets:\n  - torch:cpu:3\n",
+        "4:5: targets[0]: device 'cpu:3' has an index, but cpu takes none; did you mean 'cpu'? "
+        "(valid: {torch_devices})",
+    ),
+    "device-two-indices": (
+        BASE + "targets:\n  - torch:cuda:0:1\n",
+        "4:5: targets[0]: device 'cuda:0:1' has more than one ':'; did you mean 'cuda:0'? "
+        "(valid: {torch_devices})",
+    ),
+    "device-with-white-space": (
+        BASE + "targets:\n  - {backend: torch, device: 'cuda: 1'}\n",
+        "4:30: targets[0].device: device 'cuda: 1' contains white space; did you mean "
+        "'cuda:1'? (valid: {torch_devices})",
+    ),
+    "device-index-in-other-digits": (
+        BASE + "targets:\n  - {backend: torch, device: 'cuda:\u0661'}\n",
+        "4:30: targets[0].device: device 'cuda:\u0661' has the index '\u0661'; an index is a "
+        "whole number in plain digits; did you mean 'cuda:1'? (valid: {torch_devices})",
+    ),
+    "device-index-beyond-torch": (
+        BASE + "targets:\n  - torch:cuda:128\n",
+        "4:5: targets[0]: device 'cuda:128' has the index 128, above 127; did you mean 'cuda'? "
+        "(valid: {torch_devices})",
+    ),
+    "device-of-another-backend": (
+        BASE + "targets:\n  - tensorrt:cpu\n",
+        "4:5: targets[0]: device 'cpu' is not a device of backend tensorrt "
+        "(valid: cuda, cuda:N with N from 0 to 127)",
     ),
     "unknown-backend-option": (
         BASE + "targets:\n  - backend: torch\n    options: {thread: 2}\n",
@@ -659,11 +736,54 @@ def test_directory_as_spec_path_is_a_user_error(tmp_path, registry):
         load_spec(tmp_path, registry)
 
 
-def test_non_utf8_spec_is_a_user_error(tmp_path, registry):
+def test_non_utf8_spec_is_located_at_its_first_bad_byte(tmp_path, registry):
     path = tmp_path / "latin1.yaml"
     path.write_bytes("name: caf\xe9\n".encode("latin-1"))
-    with pytest.raises(UserError, match="cannot read spec file"):
+    with pytest.raises(SpecError) as caught:
         load_spec(path, registry)
+    assert str(caught.value) == (
+        f"{path}:1:10: byte 0xe9 is not UTF-8 (invalid continuation byte); a spec must be UTF-8 "
+        "text: save it as UTF-8"
+    )
+
+
+def _resolving_calls(text: str, registry, tmp_path) -> int:
+    """Python function calls made resolving ``text`` (after parsing it): a work count."""
+    import cProfile
+    import pstats
+
+    from squeezebench.spec.resolve import Resolver
+    from squeezebench.spec.yaml_loader import load_located
+
+    document = load_located(text, "spec.yaml")
+    resolver = Resolver(registry, document, tmp_path)
+    profile = cProfile.Profile()
+    profile.enable()
+    resolver.resolve_variants(document.data.get("variants"), None)
+    resolver.resolve_targets(document.data.get("targets", []))
+    profile.disable()
+    return pstats.Stats(profile).total_calls
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "variants:\n  v{i}: [quantize.dynamic_int9]\n",  # an unknown method in every variant
+        "variants:\n  v{i}: [{{prune.magnitude: {{sparsity: 2}}}}]\n",  # a bad param in each
+        "variants:\n  v{i}: [{{prune.magnitude: {{sparsity: 0.5}}}}]\n",
+        "targets:\n  - torch:cpu\n",  # the same target over and over
+        "targets:\n  - {{backend: torch, name: t{i}, options: {{threat: 1}}}}\n",
+    ],
+)
+def test_resolving_work_grows_linearly_with_the_spec_and_its_issues(tmp_path, registry, line):
+    head, item = line.split("\n", 1)
+    counts = [
+        _resolving_calls(
+            f"{head}\n" + "".join(item.format(i=i) for i in range(size)), registry, tmp_path
+        )
+        for size in (100, 400)
+    ]
+    assert counts[1] < 4.4 * counts[0], counts  # quadratic work would give up to 16x
 
 
 # -- robustness: inputs that once crashed or misled the loader -------------------------------------

@@ -199,7 +199,7 @@ def test_non_scalar_keys_are_rejected():
         ("name: t\n  model: x\n", at(2, 8), "mapping values are not allowed here"),
         ("a: [1\nb: 2\n", at(2, 2), "expected ',' or ']'"),
         ("a: 'x\n", at(2, 1), "while scanning a quoted scalar"),
-        ("a:\tb\n", at(1, 3), "found character '\\t' that cannot start any token"),
+        ("a:\tb\n", at(1, 3), "a tab here"),
         ("@a\n", at(1, 1), "found character '@'"),
         ("a: *nowhere\n", at(1, 4), "found undefined alias 'nowhere'"),
         ("a: 1\n---\nb: 2\n", at(2, 1), "expected a single document"),
@@ -427,3 +427,120 @@ def test_a_key_with_line_breaks_keeps_each_issue_on_one_line():
     assert str(caught.value) == (
         "spec.yaml:2:1: a b: duplicate key 'a\\nb' (first defined at line 1)"
     )
+
+
+# -- unclosed brackets, tabs, and the size of a document -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        (
+            "variants:\n  a: [prune.magnitude\n\nbenchmark: {}\n",
+            at(4, 10),
+            "expected ',' or ']', but got ':': is the '[' at line 2, column 6 closed?",
+        ),
+        (
+            "benchmark: {batch_sizes: [1, 2]\nname: x\n",
+            at(2, 1),
+            "expected ',' or '}', but got '<scalar>': is the '{' at line 1, column 12 closed?",
+        ),
+        (
+            "a: [1, {b: 2]\n",
+            at(1, 13),
+            "expected ',' or '}', but got ']': is the '{' at line 1, column 8 closed?",
+        ),
+        (
+            "variants: {a: [x,\n",
+            at(2, 1),
+            "expected the node content, but found '<stream end>': is the '[' at line 1, column "
+            "15 closed?",
+        ),
+        (
+            'name: "abc\nmodel: x\n',
+            at(3, 1),
+            "found unexpected end of stream (while scanning a quoted scalar that starts at "
+            "line 1, column 7)",
+        ),
+    ],
+)
+def test_unclosed_brackets_and_quotes_say_where_they_opened(text, position, message):
+    with pytest.raises(SpecError) as caught:
+        load_located(text, "spec.yaml")
+    issue = single_issue(caught.value)
+    assert (issue.position, issue.message) == (position, f"invalid YAML: {message}")
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("variants:\n\ta: [x]\n", at(2, 1)),
+        ("variants:\n  a:\n  \t- x\n", at(3, 3)),
+        ("name: x\n\t\n", at(2, 1)),
+        ("a: |\n\tblock\n", at(2, 1)),
+    ],
+)
+def test_a_tab_indenting_a_line_is_named(text, position):
+    with pytest.raises(SpecError) as caught:
+        load_located(text, "spec.yaml")
+    issue = single_issue(caught.value)
+    assert issue.position == position
+    assert issue.message == (
+        "invalid YAML: a tab indents this line: YAML does not allow tabs for indentation; "
+        "use spaces"
+    )
+
+
+@pytest.mark.parametrize("text", ["a:\tb\n", "a: 1\t# comment\n", "a: [1,\t2]\n"])
+def test_a_tab_between_tokens_is_named_too(text):
+    with pytest.raises(SpecError) as caught:
+        load_located(text, "spec.yaml")
+    assert "a tab here" in single_issue(caught.value).message
+
+
+def test_too_many_values_stop_while_composing_without_blaming_aliases(monkeypatch):
+    from squeezebench.spec import yaml_loader
+
+    monkeypatch.setattr(yaml_loader, "MAX_NODES", 1000)
+    text = "variants:\n" + "".join(f"  v{i}: [x]\n" for i in range(2000)) + "typo: 1\n"
+    with pytest.raises(SpecError) as caught:
+        load_located(text, "spec.yaml")
+    issue = single_issue(caught.value)
+    assert issue.message == "the document holds more than 1000 values"
+    assert issue.position is not None and issue.position.line < 600  # stopped on the way
+
+
+def _function_calls(text: str) -> int:
+    """Python function calls made while loading ``text``: a machine-independent work count."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        load_located(text, "spec.yaml")
+    except SpecError:
+        pass
+    finally:
+        profile.disable()
+    return pstats.Stats(profile).total_calls
+
+
+SCALING_SHAPES = {
+    "variants": lambda n: "variants:\n" + "".join(f"  v{i}: [m.x: {{a: 1}}]\n" for i in range(n)),
+    "flow list": lambda n: "seed: [" + ", ".join("1" for _ in range(n)) + "]\n",
+    "flow mapping": lambda n: "x: {" + ", ".join(f"k{i}: 1" for i in range(n)) + "}\n",
+    "aliases": lambda n: "x: &a [1, 2]\ny:\n" + "".join("  - *a\n" for _ in range(n)),
+    "merges": lambda n: "b: &b {x: 1}\n" + "".join(f"m{i}: {{<<: *b, y: 2}}\n" for i in range(n)),
+    "duplicates": lambda n: "".join("a: 1\n" for _ in range(n)),
+    "bad values": lambda n: "".join(f"k{i}: !!int x\n" for i in range(n)),
+    "long string": lambda n: "name: " + "a" * (40 * n) + "\n",
+    "comments": lambda n: "".join(f"# comment {i}\n" for i in range(n)) + "name: x\n",
+}
+
+
+@pytest.mark.parametrize("shape", SCALING_SHAPES)
+def test_loading_work_grows_linearly_with_the_document(shape):
+    make = SCALING_SHAPES[shape]
+    small, large = _function_calls(make(250)), _function_calls(make(1000))
+    assert large < 4.4 * small, (small, large)  # quadratic work would give about 16x

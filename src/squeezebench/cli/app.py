@@ -172,6 +172,13 @@ def _repeat_check(
 @app.command()
 def validate(
     specs: Annotated[list[Path], typer.Argument(help="Spec files to check.", show_default=False)],
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also import python: model modules and load file: models (runs their code).",
+        ),
+    ] = False,
 ) -> None:
     """Check spec files and report every problem as file:line:col (nothing is run)."""
     from squeezebench.cli.console import console, error_console
@@ -185,7 +192,7 @@ def validate(
     failed = False
     for spec in specs:
         try:
-            resolved = load_spec(spec, registry)
+            resolved = load_spec(spec, registry, deep=deep)
         except UserError as error:
             failed = True
             error_console().print(str(error), highlight=False, markup=False, soft_wrap=True)

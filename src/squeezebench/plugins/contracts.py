@@ -222,6 +222,19 @@ class Backend:
     formats: ClassVar[tuple[str, ...]] = (TORCH_MODULE,)
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
 
+    @classmethod
+    def check_device(cls, device: str) -> str | None:
+        """Say what is wrong with how ``device`` is written for this backend, or None.
+
+        Called while validating a spec: cheap, no heavy imports, no look at the hardware
+        (:meth:`check` says whether the device exists when a job runs). The default accepts
+        each kind of ``devices`` alone and, except ``cpu``, as ``<kind>:N`` with N a device
+        index from 0 to 127 (:func:`squeezebench.plugins.devices.device_syntax_problem`).
+        """
+        from squeezebench.plugins.devices import device_syntax_problem
+
+        return device_syntax_problem(device, cls.devices, cls.name)
+
     def check(self, target: TargetSpec) -> str | None:
         """Say why ``target`` cannot run on this machine (missing package, no device), or None."""
         return None
@@ -267,6 +280,14 @@ class ModelSource:
         """Cheaply say what is wrong with ``reference`` (no such file, unknown name), or None.
 
         Called while validating a spec; must not load the model or import torch.
+        """
+        return None
+
+    def deep_check(self, reference: str, base_dir: Path, *, trusted: bool = False) -> str | None:
+        """A thorough check for ``squeezebench validate --deep``, after :meth:`check` passed.
+
+        May import code or load the model (``python:`` imports the module and finds the
+        factory, ``file:`` loads the file); say what is wrong, or None. Default: nothing more.
         """
         return None
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from squeezebench.errors import UserError
 from squeezebench.plugins.registry import Registry
 from squeezebench.spec.issues import SpecError, SpecIssue
 from squeezebench.spec.models import Spec, TargetSpec
 from squeezebench.spec.pydantic_issues import issues_from_validation_error
 from squeezebench.spec.resolve import Resolver, Variant
+from squeezebench.spec.spec_text import read_spec_text
 from squeezebench.spec.yaml_loader import load_located
 
 
@@ -45,23 +45,22 @@ class ResolvedSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_spec(path: str | Path, registry: Registry | None = None) -> ResolvedSpec:
+def load_spec(
+    path: str | Path, registry: Registry | None = None, *, deep: bool = False
+) -> ResolvedSpec:
     """Read, validate and resolve the spec at ``path``.
 
-    Raises :class:`SpecError` listing every issue found (``file:line:col: where: why``),
-    or :class:`UserError` if the file cannot be read.
+    ``deep`` also runs the model source's thorough check (``validate --deep``: imports a
+    ``python:`` module, loads a ``file:`` model). Raises :class:`SpecError` listing every
+    issue found (``file:line:col: where: why``), or :class:`UserError` if the file cannot
+    be read.
     """
     if registry is None:
         from squeezebench.plugins.manager import default_registry
 
         registry = default_registry()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"spec file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"cannot read spec file {path}: {error}") from None
+    text = read_spec_text(path)
     filename = str(path)
     document = load_located(text, filename)
     if not isinstance(document.data, dict):
@@ -78,7 +77,8 @@ def load_spec(path: str | Path, registry: Registry | None = None) -> ResolvedSpe
 
     data = document.data
     resolver = Resolver(registry, document, path.resolve().parent)
-    resolver.check_model(data.get("model"))
+    trusted = data.get("trust_model_files") is True
+    resolver.check_model(data.get("model"), deep=deep, trusted=trusted)
     dataset = resolver.resolve_dataset(data.get("dataset"))
     variants = resolver.resolve_variants(data.get("variants"), data.get("sweep"))
     targets = resolver.resolve_targets(data.get("targets", ["torch:cpu"]))

@@ -21,6 +21,10 @@ from pydantic import (
 
 _SHORT_TARGET = re.compile(r"^(?P<backend>[A-Za-z0-9_.-]+):(?P<device>[A-Za-z0-9_:.-]+)$")
 MODEL_REFERENCE = r"^[A-Za-z][A-Za-z0-9_+.-]*:.+$"
+MAX_SEED = 2**63 - 1
+"""Seeds are stored as int64 in results and must not be negative (numpy's generators)."""
+MAX_INT32 = 2**31 - 1
+"""Batch sizes are stored as int32 in results."""
 
 # Placeholders: squeezebench.spec.schema swaps them for registry-built definitions.
 STEP_PLACEHOLDER = {"$comment": "squeezebench:Step"}
@@ -41,6 +45,7 @@ class ContentionSpec(StrictModel):
     threshold: float = Field(
         0.25,
         ge=0,
+        allow_inf_nan=False,
         description="A timing window is contended when other processes (or the hypervisor) "
         "used more than this many cores' worth of CPU on the cores we run on, or when another "
         "process runs on the GPU being timed.",
@@ -58,19 +63,27 @@ class ContentionSpec(StrictModel):
         "machine that stays busy costs a bounded time, then its rows are marked.",
     )
     wait_seconds: float = Field(
-        1.0, ge=0, description="Pause before re-measuring a contended window."
+        1.0,
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Pause before re-measuring a contended window.",
     )
 
 
 class BenchmarkSpec(StrictModel):
     """How latency is measured."""
 
-    batch_sizes: list[Annotated[int, Field(ge=1)]] = Field(
+    batch_sizes: list[Annotated[int, Field(ge=1, le=MAX_INT32)]] = Field(
         default=[1], min_length=1, description="Batch sizes to time, each a separate row."
     )
-    warmup_seconds: float = Field(0.2, ge=0, description="Untimed runs for at least this long.")
+    warmup_seconds: float = Field(
+        0.2, ge=0, allow_inf_nan=False, description="Untimed runs for at least this long."
+    )
     min_repeats: int = Field(20, ge=1, description="Timed runs: at least this many ...")
-    min_seconds: float = Field(0.5, ge=0, description="... and for at least this long.")
+    min_seconds: float = Field(
+        0.5, ge=0, allow_inf_nan=False, description="... and for at least this long."
+    )
     rounds: int = Field(
         3,
         ge=1,
@@ -82,6 +95,7 @@ class BenchmarkSpec(StrictModel):
     noise_threshold: float = Field(
         0.1,
         gt=0,
+        allow_inf_nan=False,
         description="Rows whose spread (range of the rounds' medians / p50; IQR/median with "
         "one round) exceeds this are flagged noisy; drift above it marks a target's rows.",
     )
@@ -94,12 +108,14 @@ class BenchmarkSpec(StrictModel):
     timeout_seconds: float | None = Field(
         1800,
         gt=0,
+        allow_inf_nan=False,
         description="A job (compression and measurement) taking longer is stopped "
         "and recorded as an error; null for no limit. Needs worker isolation (not --inline).",
     )
     memory_limit_mb: int | None = Field(
         None,
         ge=256,
+        le=(2**63 - 1) >> 20,  # RLIMIT_AS takes bytes in a signed 64-bit value
         description="Cap each job's worker address space (RLIMIT_AS), in MiB; "
         "a job exceeding it fails alone. torch alone reserves about 1.2 GiB.",
     )
@@ -109,7 +125,10 @@ class CompareSpec(StrictModel):
     """Defaults of `squeezebench compare` for runs of this spec (command-line flags win)."""
 
     threshold: float = Field(
-        0.10, ge=0, description="Relative change of latency judged a regression (0.1 = 10%)."
+        0.10,
+        ge=0,
+        allow_inf_nan=False,
+        description="Relative change of latency judged a regression (0.1 = 10%).",
     )
     alpha: float = Field(
         0.05, gt=0, lt=1, description="Significance level of the test on per-round medians."
@@ -178,6 +197,12 @@ class Spec(StrictModel):
             raise ValueError(
                 f"seed must be an integer or a non-empty list of integers, got {value!r}"
             )
+        for seed in value if is_list else [value]:
+            if not 0 <= seed <= MAX_SEED:
+                raise ValueError(
+                    f"seed {seed} is out of range: seeds go from 0 to 2**63 - 1 ({MAX_SEED}), "
+                    "the range results store and every random generator accepts"
+                )
         return value
 
     @property
@@ -187,7 +212,8 @@ class Spec(StrictModel):
         return list(dict.fromkeys(values)) or [0]
 
     model: str = Field(
-        pattern=MODEL_REFERENCE,
+        # checked by spec.resolve, which can say what is missing and suggest the reference
+        json_schema_extra={"pattern": MODEL_REFERENCE},
         description="Model source: builtin:<name>, python:<module>:<factory> or file:<path>.",
     )
     dataset: str | None = Field(

@@ -65,29 +65,63 @@ class Resolver:
         self.registry = registry
         self.document = document
         self.base_dir = base_dir
-        self.issues: list[SpecIssue] = []
+        self._issues: dict[SpecIssue, None] = {}  # an ordered set: linear in the issues
+
+    @property
+    def issues(self) -> list[SpecIssue]:
+        """Every issue found so far, once each, in the order found."""
+        return list(self._issues)
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _issue(self, message: str, path: Path, *, key: bool = False, label: str | None = None):
-        issue = SpecIssue(message, path, self.document.position(path, key=key), label)
-        if issue not in self.issues:
-            self.issues.append(issue)
+        self._add(SpecIssue(message, path, self.document.position(path, key=key), label))
+
+    def _add(self, *issues: SpecIssue) -> None:
+        self._issues.update(dict.fromkeys(issues))
 
     # -- model and dataset --------------------------------------------------------------------
 
-    def check_model(self, reference: Any) -> None:
-        """Check that the model reference names a registered scheme that accepts it."""
-        if not isinstance(reference, str) or ":" not in reference:
-            return  # the top-level model reports the shape error
-        scheme, _, rest = reference.partition(":")
-        if ("model source", scheme) not in self.registry:
-            names = self.registry.names("model source")
-            self._issue(unknown_name_message("model source", scheme, names), ("model",))
+    def check_model(self, reference: Any, *, deep: bool = False, trusted: bool = False) -> None:
+        """Check that the model reference names a registered scheme that accepts it.
+
+        With ``deep`` (``validate --deep``), the source's ``deep_check`` runs too: it may
+        import code or load the model (``trusted``: the spec's ``trust_model_files``).
+        """
+        if not isinstance(reference, str):
+            return  # the top-level model reports the type error
+        scheme, colon, rest = reference.partition(":")
+        if not colon or ("model source", scheme) not in self.registry:
+            self._issue(self._reference_problem(reference, scheme if colon else None), ("model",))
             return
-        problem = self.registry.get("model source", scheme)().check(rest, self.base_dir)
+        source = self.registry.get("model source", scheme)()
+        problem = source.check(rest, self.base_dir)
+        if problem is None and deep:
+            try:
+                problem = source.deep_check(rest, self.base_dir, trusted=trusted)
+            except Exception as error:  # a deep check loads user code and files: anything goes
+                problem = f"{reference}: {type(error).__name__}: {error}"
         if problem:
             self._issue(problem, ("model",))
+
+    def _reference_problem(self, reference: str, scheme: str | None) -> str:
+        """A reference without a registered scheme: what is expected, and the full reference
+        when a registered source accepts what was written."""
+        schemes = self.registry.names("model source")
+        if scheme is None:
+            message = f"a model reference is '<scheme>:<reference>', got {reference!r}"
+        else:
+            message = unknown_name_message("model source", scheme, schemes)
+        accepted = [
+            f"{name}:{reference}"
+            for name in schemes
+            if not _rejects(self.registry.get("model source", name)(), reference, self)
+        ]
+        if accepted:
+            message += f"; did you mean {' or '.join(repr(a) for a in accepted)}?"
+        if scheme is None:
+            message += f" (registered schemes: {', '.join(schemes)})"
+        return message
 
     def resolve_dataset(self, reference: Any) -> str | None:
         """The registered dataset name of ``builtin:<name>`` (or ``<name>``), else an issue."""
@@ -353,8 +387,7 @@ class Resolver:
                 ):
                     if allow_missing and issue.message.startswith("missing required key"):
                         continue
-                    if issue not in self.issues:
-                        self.issues.append(issue)
+                    self._add(issue)
                 continue
             resolved.append(Step(step.method, params))
         return None if failed else tuple(resolved)
@@ -366,13 +399,14 @@ class Resolver:
         if not isinstance(raw_targets, list):
             return []
         targets: list[TargetSpec] = []
+        labels: set[str] = set()
         for index, raw in enumerate(raw_targets):
             path: Path = ("targets", index)
             try:
                 target = TargetSpec.model_validate(raw)
             except ValidationError as error:
-                self.issues.extend(
-                    issues_from_validation_error(error, TargetSpec, self.document, prefix=path)
+                self._add(
+                    *issues_from_validation_error(error, TargetSpec, self.document, prefix=path)
                 )
                 continue
             if ("backend", target.backend) not in self.registry:
@@ -381,33 +415,36 @@ class Resolver:
                 self._issue(unknown_name_message("backend", target.backend, names), where)
                 continue
             backend = self.registry.get("backend", target.backend)
-            device_kind = target.device.split(":")[0]
-            if device_kind not in backend.devices:
-                where = (*path, "device") if isinstance(raw, dict) else path
-                self._issue(
-                    unknown_name_message(
-                        f"device of backend {target.backend}", device_kind, backend.devices
-                    ),
-                    where,
-                )
+            problem = backend.check_device(target.device)
+            if problem:
+                self._issue(problem, (*path, "device") if isinstance(raw, dict) else path)
                 continue
             try:
                 options = backend.Options.model_validate(target.options)
             except ValidationError as error:
-                self.issues.extend(
-                    issues_from_validation_error(
+                self._add(
+                    *issues_from_validation_error(
                         error, backend.Options, self.document, prefix=(*path, "options")
                     )
                 )
                 continue
             target = target.model_copy(update={"options": options.model_dump(mode="json")})
-            if any(t.label == target.label for t in targets):
+            if target.label in labels:
                 self._issue(
                     f"target {target.label!r} is listed twice; give one a distinct 'name'", path
                 )
                 continue
+            labels.add(target.label)
             targets.append(target)
         return targets
+
+
+def _rejects(source: Any, reference: str, resolver: Resolver) -> bool:
+    """Whether ``source.check`` rejects ``reference`` (a check that raises rejects it)."""
+    try:
+        return source.check(reference, resolver.base_dir) is not None
+    except Exception:  # a third-party check that cannot handle a foreign reference
+        return True
 
 
 def _render_value(value: Any) -> str:

@@ -35,6 +35,7 @@ _CONSTRUCTION_ERRORS = (yaml.YAMLError, ValueError, LookupError, AttributeError,
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # as PyYAML counts lines
 _INVALID = object()  # a scalar that could not be constructed (an issue says why)
+_INT64 = -(2**63)  # the smallest int64; results and every consumer of numbers use 64 bits
 
 
 @dataclass
@@ -63,6 +64,11 @@ def load_located(text: str, filename: str) -> LocatedDocument:
             node = loader.get_single_node()
         finally:
             loader.dispose()
+    except _TooManyNodes as error:
+        message = f"the document holds more than {MAX_NODES} values"
+        raise SpecError(
+            filename, [SpecIssue(message, (), _mark_position(error.mark), "")]
+        ) from None
     except yaml.YAMLError as error:
         raise SpecError(filename, [_syntax_issue(text, error)]) from None
     document = LocatedDocument(data=None)
@@ -86,10 +92,20 @@ class _AliasNode:
         self.mark = mark
 
 
+class _TooManyNodes(yaml.YAMLError):
+    """Raised while composing, so that a huge document stops at its 100,001st value."""
+
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__(mark)
+        self.mark = mark
+
+
 class _Loader(yaml.SafeLoader):
-    """Composes aliases as :class:`_AliasNode` and refuses nesting deeper than MAX_DEPTH."""
+    """Composes aliases as :class:`_AliasNode`, refuses nesting deeper than MAX_DEPTH and
+    documents of more than MAX_NODES values (before aliases are expanded: see _Builder)."""
 
     depth = 0
+    nodes = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -102,6 +118,9 @@ class _Loader(yaml.SafeLoader):
                 f"nesting too deep (more than {MAX_DEPTH} levels)",
                 self.peek_event().start_mark,
             )
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooManyNodes(self.peek_event().start_mark)
         self.depth += 1
         try:
             return super().compose_node(parent, index)
@@ -158,8 +177,8 @@ class _Builder:
             message = f"nesting too deep (more than {MAX_DEPTH} levels, aliases included)"
             raise _Abort(SpecIssue(message, path, position))
         self.count += 1
-        if self.count > MAX_NODES:
-            message = f"the document holds more than {MAX_NODES} values (aliases expanded)"
+        if self.count > MAX_NODES:  # only aliases get here: composing counted the rest
+            message = f"the document holds more than {MAX_NODES} values once aliases are expanded"
             raise _Abort(SpecIssue(message, path, position))
         self.active.add(id(node))
         try:
@@ -250,6 +269,14 @@ class _Builder:
             name = node.tag.removeprefix(_YAML)
             self.issue(f"invalid value: {node.value!r} is not a valid {name}", path, position)
             return _INVALID
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT64 <= value < -_INT64:
+            self.issue(
+                f"integer {node.value} is out of range: numbers in a spec must fit in 64 bits "
+                "(-2**63 to 2**63 - 1)",
+                path,
+                position,
+            )
+            return _INVALID
         if isinstance(value, str) and _SURROGATE.search(value):
             try:  # JSON escapes characters beyond the BMP as surrogate pairs: combine them
                 value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
@@ -274,19 +301,60 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag.removeprefix(_YAML) if tag.startswith(_YAML) else tag
 
 
+def position_of(text: str, index: int) -> Position:
+    """The line and column of character ``index`` of ``text``, counting lines as PyYAML does."""
+    breaks = list(_LINE_BREAK.finditer(text, 0, index))
+    line_start = breaks[-1].end() if breaks else 0
+    return Position(len(breaks) + 1, index - line_start + 1)
+
+
 def _syntax_issue(text: str, error: yaml.YAMLError) -> SpecIssue:
     position = None
     if isinstance(error, yaml.MarkedYAMLError):
         mark = error.problem_mark or error.context_mark
         position = _mark_position(mark) if mark else None
-        problem = error.problem or str(error)
-        if error.context:
-            problem = f"{problem} ({error.context})"
+        problem = _explain(text, error)
     elif isinstance(error, yaml.reader.ReaderError):
-        breaks = list(_LINE_BREAK.finditer(text, 0, error.position))
-        line_start = breaks[-1].end() if breaks else 0
-        position = Position(len(breaks) + 1, error.position - line_start + 1)
+        position = position_of(text, error.position)
         problem = f"unacceptable character #x{error.character:04x}: {error.reason}"
     else:
         problem = str(error)
     return SpecIssue(f"invalid YAML: {problem}", (), position, "")
+
+
+def _explain(text: str, error: yaml.MarkedYAMLError) -> str:
+    """PyYAML's problem, with where its context started and what a tab problem means."""
+    problem = error.problem or str(error)
+    mark, context = error.problem_mark, error.context_mark
+    if mark is not None and "'\\t'" in problem:
+        if not text[mark.index - mark.column : mark.index].strip(" \t"):
+            return "a tab indents this line: YAML does not allow tabs for indentation; use spaces"
+        return "a tab here: the YAML parser only accepts spaces between these tokens; use spaces"
+    if mark is not None and ("expected ','" in problem or "'<stream end>'" in problem):
+        bracket = _unclosed_bracket(text, mark.index)
+        if bracket is not None:
+            where = f"line {bracket.start_mark.line + 1}, column {bracket.start_mark.column + 1}"
+            opening = "[" if isinstance(bracket, yaml.FlowSequenceStartToken) else "{"
+            return f"{problem}: is the '{opening}' at {where} closed?"
+    if not error.context:
+        return problem
+    if context is None or (mark is not None and context.index == mark.index):
+        return f"{problem} ({error.context})"
+    where = f"line {context.line + 1}, column {context.column + 1}"
+    return f"{problem} ({error.context} that starts at {where})"
+
+
+def _unclosed_bracket(text: str, index: int) -> yaml.Token | None:
+    """The innermost ``[`` or ``{`` still open at character ``index``, as PyYAML scans them."""
+    opened: list[yaml.Token] = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index >= index:
+                break
+            if isinstance(token, yaml.FlowSequenceStartToken | yaml.FlowMappingStartToken):
+                opened.append(token)
+            elif isinstance(token, yaml.FlowSequenceEndToken | yaml.FlowMappingEndToken) and opened:
+                opened.pop()
+    except yaml.YAMLError:
+        pass  # the scanner stops where the document breaks: what was open stays open
+    return opened[-1] if opened else None

@@ -15,8 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from squeezebench.errors import UserError
+from squeezebench.plugins.builtin.models._static_module import (
+    defined_names,
+    find_module,
+    module_source,
+)
 from squeezebench.plugins.contracts import LoadedModel, ModelSource
 from squeezebench.plugins.markers import hookimpl
+from squeezebench.suggest import closest
 
 _REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -27,12 +33,51 @@ class PythonFactory(ModelSource):
     scheme = "python"
 
     def check(self, reference: str, base_dir: Path) -> str | None:
+        """The module must exist and (as far as its source shows) define the factory.
+
+        Nothing is imported: the module is found through the import system's finders and
+        its source is read with ``ast`` (see ``_static_module``); ``deep_check`` imports it.
+        """
         if not _REFERENCE.match(reference):
             return f"expected 'python:package.module:factory', got 'python:{reference}'"
-        top_level = reference.split(":")[0].split(".")[0]
+        module_name, _, attribute = reference.partition(":")
+        importlib.invalidate_caches()  # files written since the last look are found
         with _on_path(base_dir):
-            if importlib.util.find_spec(top_level) is None:
-                return f"no Python module named {top_level!r} (looked in {base_dir} and sys.path)"
+            lookup = find_module(module_name)
+        if lookup.spec is None:
+            return f"{lookup.problem} (looked in {base_dir} and sys.path)"
+        source = module_source(lookup.spec)
+        if source is None:
+            return None  # compiled or a namespace package: only an import can tell
+        try:
+            names = defined_names(source)
+        except SyntaxError as error:
+            return (
+                f"{lookup.spec.origin} line {error.lineno} cannot be imported: "
+                f"SyntaxError: {error.msg}"
+            )
+        first = attribute.split(".")[0]
+        if names is None or first in names:
+            return None
+        message = f"module {module_name!r} ({lookup.spec.origin}) defines no {first!r}"
+        suggestion = closest(first, names)
+        return message + (f"; did you mean {suggestion!r}?" if suggestion else "")
+
+    def deep_check(self, reference: str, base_dir: Path, *, trusted: bool = False) -> str | None:
+        """Import the module (running its top-level code) and find a callable factory."""
+        module_name, _, attribute = reference.partition(":")
+        with _on_path(base_dir):
+            try:
+                module = importlib.import_module(module_name)
+            except (Exception, SystemExit) as error:  # the module's own code failed
+                return f"importing {module_name} failed: {type(error).__name__}: {error}"
+        try:
+            factory = _resolve(module, attribute)
+        except AttributeError as error:
+            return f"python:{reference}: {error}"
+        if not callable(factory):
+            kind = type(factory).__name__
+            return f"python:{reference} is a value of type {kind}, not a factory to call"
         return None
 
     def load(
