@@ -27,10 +27,13 @@ from squeezebench.harness.executor import InlineExecutor, ProcessExecutor
 from squeezebench.harness.jobs import Job, job_to_payload, plan_jobs
 from squeezebench.harness.measure.quality import EMBEDDING
 from squeezebench.harness.measure_job import latency_batch
+from squeezebench.harness.run_lock import lock_run_folder
+from squeezebench.harness.shutdown import stop_reason
 from squeezebench.harness.worker import JobRequest
 from squeezebench.harness.workspace import JobResult, Workspace, describe_failure
 from squeezebench.paths import cache_dir
 from squeezebench.plugins.registry import Registry
+from squeezebench.results.storage import ResultsWriteError, check_writable
 from squeezebench.results.store import RunStore, find_resumable_run
 from squeezebench.spec.load import ResolvedSpec
 
@@ -184,6 +187,7 @@ def run_spec(
     """
     reporter = reporter or SilentReporter()
     output_dir = Path(output_dir or resolved.spec.output.dir)
+    check_writable(output_dir)  # before any work: a read-only folder is a one-line error
     base_dir = resolved.base_dir.resolve()
     trusted = resolved.spec.trust_model_files
     workspace = Workspace(
@@ -208,6 +212,7 @@ def run_spec(
     run_directory = find_resumable_run(output_dir, resolved.spec_hash) if resume else None
     run_id = run_directory.name if run_directory else new_run_id()
     store = RunStore(output_dir, run_id)
+    lock = lock_run_folder(store.directory)  # released in the ``finally`` below
     outcome = RunOutcome(run_id, store.directory)
     environment = capture_environment()
     git_sha = (environment.get("git") or {}).get("sha")
@@ -223,6 +228,7 @@ def run_spec(
             "model_fingerprint": fingerprint,
             "squeezebench_version": __version__,
             "status": "running",
+            "stopped_by": None,
             "isolated": isolate,
             "environment": environment,
             "plugins": plugins or [],
@@ -287,9 +293,10 @@ def run_spec(
             current = None
             reporter.job_finished(job, rows)
         outcome.status = "complete"
-    except KeyboardInterrupt:
-        outcome.status = "interrupted"
-        if current is not None:
+    except BaseException as error:  # Ctrl-C, SIGTERM, a full disk...: say how it stopped
+        outcome.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        manifest["stopped_by"] = stop_reason(error)
+        if current is not None:  # not saved: it runs again on --resume
             jobs_state[current.job_id]["status"] = "interrupted"
         raise
     finally:
@@ -298,7 +305,13 @@ def run_spec(
             shutil.rmtree(temporary_dir, ignore_errors=True)
         manifest["status"] = outcome.status if outcome.status != "running" else "failed"
         manifest["finished_at"] = _now()
-        store.write_manifest(manifest)
+        try:
+            store.write_manifest(manifest)
+        except ResultsWriteError:
+            if outcome.status == "complete":
+                raise  # else the error that stopped the run is the one to report
+        finally:
+            lock.release()
     return outcome
 
 
