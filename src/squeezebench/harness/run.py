@@ -182,8 +182,10 @@ def run_spec(
     ``resume`` continues the latest run of the same spec in ``output_dir``: jobs with rows
     already on disk are kept as they are (``retry_errors`` re-runs those that failed).
     ``cache_artifacts`` keeps compressed artifacts in the user's cache across runs.
-    Raises :class:`UserError` (nothing run) if the model or data cannot be used, and
-    re-raises ``KeyboardInterrupt`` after recording the run as interrupted.
+    Raises :class:`UserError` (nothing run) if the model or data cannot be used, the output
+    folder cannot be written or another process holds the run folder; re-raises
+    ``KeyboardInterrupt`` (and ``StopRequested``: SIGTERM, SIGHUP) after recording the run
+    as interrupted, and ``ResultsWriteError`` (a full disk) after recording it as failed.
     """
     reporter = reporter or SilentReporter()
     output_dir = Path(output_dir or resolved.spec.output.dir)

@@ -65,7 +65,7 @@ class RunStore:
                 rows = pq.read_table(path).to_pylist()
                 job_id = rows[0]["job_id"] if rows else None
             except (OSError, pa.ArrowException, ValueError, KeyError) as error:
-                self._set_aside(path, f"is not a readable result file ({_brief(error)})")
+                self._set_aside(path, f"is not a readable result file ({_brief(error, path)})")
                 continue
             outputs = self.directory / OUTPUTS_DIR / f"{job_id}.npy"
             problem = _unreadable_outputs(outputs) if job_id else None
@@ -122,9 +122,12 @@ class RunStore:
         return path
 
 
-def _brief(error: BaseException) -> str:
-    """``Type: message`` on one line."""
-    return f"{type(error).__name__}: {error}".splitlines()[0]
+def _brief(error: BaseException, path: Path | None = None) -> str:
+    """``Type: message`` on one line, without a repetition of the file's own path."""
+    message = (str(error).splitlines() or [""])[0]
+    if path is not None:  # pyarrow: "Could not open Parquet input source '<path>': <why>"
+        message = message.rpartition(f"'{path}': ")[2]
+    return f"{type(error).__name__}: {message}"
 
 
 def _unreadable_outputs(path: Path) -> str | None:
