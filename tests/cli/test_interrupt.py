@@ -1,4 +1,5 @@
-"""Ctrl-C stops a run cleanly: exit code 130, manifest 'interrupted', finished jobs kept."""
+"""Ctrl-C and SIGTERM stop a run cleanly: the exit code says which, the manifest says
+'interrupted', finished jobs are kept, and no worker or helper process is left running."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+
+from helpers.hung_run import start_hung_run
+from helpers.processes import descendants, kill_leftovers, needs_proc, wait_until_gone
 
 from squeezebench.cli.exit_codes import ExitCode
 from squeezebench.results import MANIFEST_NAME, load
@@ -48,3 +52,30 @@ def test_sigint_marks_the_run_interrupted_and_keeps_finished_jobs(write_spec, tm
     assert "interrupted" in {job["status"] for job in manifest["jobs"].values()}
     frame = load(run_directory)
     assert list(frame["variant"]) == ["baseline"] and list(frame["status"]) == ["ok"]
+
+
+@needs_proc
+def test_sigterm_stops_the_run_like_ctrl_c_and_leaves_no_process_behind(write_spec, tmp_path):
+    """What ``timeout``, systemd, CI runners and Kubernetes do: SIGTERM to the main pid."""
+    run = start_hung_run(write_spec, tmp_path)
+    family = descendants(run.process.pid)  # the fork server, the resource tracker, the worker
+    try:
+        assert run.worker_pid in {p.pid for p in family}
+        began = time.monotonic()
+        run.process.send_signal(signal.SIGTERM)
+        stdout, stderr = run.process.communicate(timeout=120)
+        stopped_after = time.monotonic() - began
+        assert run.process.returncode == ExitCode.TERMINATED == 143, stdout + stderr
+        assert stopped_after < 30  # a second or two on an idle machine
+        assert "Traceback" not in stdout + stderr
+        assert "stopped by SIGTERM" in stdout and "--resume" in stdout
+        assert not wait_until_gone(family, timeout=20)
+        (run_directory,) = run.output.iterdir()
+        manifest = json.loads((run_directory / MANIFEST_NAME).read_text())
+        assert manifest["status"] == "interrupted" and manifest["stopped_by"] == "SIGTERM"
+        statuses = {job["variant"]: job["status"] for job in manifest["jobs"].values()}
+        assert statuses == {"baseline": "ok", "hangs": "interrupted"}
+    finally:
+        if run.process.poll() is None:
+            run.process.kill()
+        kill_leftovers(family)

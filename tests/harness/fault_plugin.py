@@ -32,14 +32,29 @@ class Crash(Method):
         raise RuntimeError("fault.crash raised on purpose")
 
 
+class HangParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    flag: str | None = None  # hang only while this file exists; write the worker's pid in it
+    hold_gil: bool = False  # hang in C code holding the GIL: no Python thread can run
+
+
 class Hang(Method):
-    """Never return."""
+    """Never return (or only while ``flag`` exists)."""
 
     name = "fault.hang"
+    Params = HangParams
 
-    def apply(self, artifact: Any, params: Any, ctx: Any) -> Any:
-        while True:
-            time.sleep(1)
+    def apply(self, artifact: Any, params: HangParams, ctx: Any) -> Any:
+        if params.flag is not None:
+            if not os.path.exists(params.flag):
+                return artifact
+            with open(params.flag, "a") as handle:  # tells the test who hangs, and since when
+                handle.write(f"{os.getpid()}\n")
+        if params.hold_gil:
+            ctypes.PyDLL(None).sleep(3600)  # libc sleep called without releasing the GIL
+        while params.flag is None or os.path.exists(params.flag):
+            time.sleep(0.05)
+        return artifact
 
 
 class Allocate(Method):

@@ -103,3 +103,46 @@ def test_the_pandas_extra_is_declared() -> None:
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     extras = tomllib.loads(pyproject.read_text("utf-8"))["project"]["optional-dependencies"]
     assert any(requirement.startswith("pandas") for requirement in extras["pandas"])
+
+
+def _finished_run(tmp_path):
+    import numpy as np
+
+    store = RunStore(tmp_path, "run-1")
+    store.write_job("a", [_row(job_id="a")])
+    store.write_outputs("a", np.zeros((3, 2), dtype=np.float32))
+    store.write_job("b", [_row(job_id="b", variant="int8")])
+    return store
+
+
+def test_an_unreadable_job_file_is_set_aside_and_its_job_left_to_run_again(
+    tmp_path, caplog
+) -> None:
+    store = _finished_run(tmp_path)
+    damaged = store.directory / "b.parquet"
+    damaged.write_bytes(damaged.read_bytes()[:100])  # cut short
+    assert set(store.finished_jobs()) == {"a"}
+    (aside,) = store.directory.glob("b.parquet.corrupt-*")
+    assert len(aside.read_bytes()) == 100  # kept as it was, never deleted
+    assert not damaged.exists()
+    assert f"{damaged} is not a readable result file" in caplog.text
+    assert aside.name in caplog.text and "runs again" in caplog.text
+    assert load(store.directory)["job_id"].tolist() == ["a"]  # readers skip the set-aside file
+
+
+def test_a_job_whose_stored_outputs_are_unreadable_runs_again(tmp_path, caplog) -> None:
+    store = _finished_run(tmp_path)
+    outputs = store.directory / "_outputs" / "a.npy"
+    outputs.write_bytes(outputs.read_bytes()[:-4])
+    assert set(store.finished_jobs()) == {"b"}
+    assert len(list(store.directory.glob("a.parquet.corrupt-*"))) == 1
+    assert len(list((store.directory / "_outputs").glob("a.npy.corrupt-*"))) == 1
+    assert store.read_outputs("a") is None
+
+
+def test_a_set_aside_name_already_taken_gets_a_number(tmp_path) -> None:
+    store = _finished_run(tmp_path)
+    for _ in range(2):
+        (store.directory / "b.parquet").write_bytes(b"not parquet")
+        assert set(store.finished_jobs()) == {"a"}
+    assert len(list(store.directory.glob("b.parquet.corrupt-*"))) == 2

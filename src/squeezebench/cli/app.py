@@ -25,7 +25,7 @@ app = typer.Typer(
 SpecArgument = Annotated[Path, typer.Argument(help="Spec file (YAML or JSON).", show_default=False)]
 
 
-def _fail(error: UserError) -> NoReturn:
+def _fail(error: UserError, code: ExitCode = ExitCode.USAGE_ERROR) -> NoReturn:
     from rich.markup import escape
 
     from squeezebench.cli.console import error_console
@@ -33,7 +33,7 @@ def _fail(error: UserError) -> NoReturn:
     error_console().print(
         f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
     )
-    raise typer.Exit(ExitCode.USAGE_ERROR)
+    raise typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -121,35 +121,54 @@ def run(
             f"(its jobs will {then})",
             highlight=False,
         )
+    from squeezebench.harness.shutdown import stop_on_signals
+    from squeezebench.results.storage import ResultsWriteError
+
     plugins = [vars(info) for info in plugin_infos(default_manager())]
     reporter = ProgressReporter(console(), enabled=not quiet)
     try:
-        with reporter:
-            outcome = run_spec(
-                resolved,
-                registry,
-                output,
-                reporter=reporter,
-                plugins=plugins,
-                isolate=not inline,
-                resume=resume,
-                retry_errors=retry_errors,
-                cache_artifacts=cache_artifacts,
-            )
+        with stop_on_signals():  # SIGTERM and SIGHUP stop the run like Ctrl-C
+            with reporter:
+                outcome = run_spec(
+                    resolved,
+                    registry,
+                    output,
+                    reporter=reporter,
+                    plugins=plugins,
+                    isolate=not inline,
+                    resume=resume,
+                    retry_errors=retry_errors,
+                    cache_artifacts=cache_artifacts,
+                )
+            console().print(summary_table(outcome.rows, resolved.spec.name))
+            if repeat_check:
+                _repeat_check(resolved, registry, output, plugins, inline, outcome)
+    except ResultsWriteError as error:
+        _fail(
+            UserError(f"{error}; finished jobs are saved: make room, then continue with --resume"),
+            ExitCode.WRITE_FAILED,
+        )
     except UserError as error:
         _fail(error)
-    except KeyboardInterrupt:
-        console().print("[yellow]interrupted[/]: finished jobs are saved; continue with --resume")
-        raise typer.Exit(ExitCode.INTERRUPTED) from None
-    console().print(summary_table(outcome.rows, resolved.spec.name))
-    if repeat_check:
-        _repeat_check(resolved, registry, output, plugins, inline, outcome)
+    except KeyboardInterrupt as stop:
+        _interrupted(stop)
     if outcome.resumed_jobs:
         console().print(f"resumed: {outcome.resumed_jobs} job(s) kept from the earlier run")
     console().print(f"results: {outcome.directory}", highlight=False)
     if outcome.failed_jobs:
         console().print(f"[red]{outcome.failed_jobs} job(s) failed[/]: see the reason column")
         raise typer.Exit(ExitCode.JOB_ERRORS)
+
+
+def _interrupted(stop: KeyboardInterrupt) -> NoReturn:
+    """Say how the run stopped, and exit with 128 + the signal's number (130 for Ctrl-C)."""
+    from squeezebench.cli.console import console
+    from squeezebench.harness.shutdown import interrupted_exit_code, stop_signal_name
+
+    name = stop_signal_name(stop)
+    how = "interrupted" if name == "SIGINT" else f"stopped by {name}"
+    console().print(f"[yellow]{how}[/]: finished jobs are saved; continue with --resume")
+    raise typer.Exit(interrupted_exit_code(stop)) from None
 
 
 def _repeat_check(

@@ -16,5 +16,12 @@ class ExitCode(IntEnum):
     """Bad command line, bad spec or unreadable input: nothing was run."""
     NOT_REPRODUCIBLE = 3
     """``run --repeat-check``: the second run's size, accuracy or fidelity differed."""
+    WRITE_FAILED = 4
+    """Results could not be written mid-run (disk full...); finished jobs are saved, and
+    ``--resume`` continues once there is room."""
+    HANGUP = 129
+    """Stopped by SIGHUP (a closed terminal); like ``INTERRUPTED``."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C; jobs finished before it are saved and the manifest says so."""
+    TERMINATED = 143
+    """Stopped by SIGTERM (``timeout``, systemd, a CI runner, Kubernetes); like ``INTERRUPTED``."""

@@ -3,7 +3,9 @@
 ``ProcessExecutor`` (the default) starts one fresh worker per job from a fork server that
 has torch already imported, so isolation costs milliseconds rather than an import of torch
 per job. It turns a worker that crashes, is killed or outlives its timeout into an
-``error`` result with the reason, and kills the worker on Ctrl-C before re-raising.
+``error`` result with the reason, and kills the worker on Ctrl-C (or SIGTERM, see
+:mod:`squeezebench.harness.shutdown`) before re-raising. Workers and the fork server end
+themselves when the main process dies (:mod:`squeezebench.harness.lifeline`).
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+from squeezebench.harness.lifeline import fork_server_parent_environment
 from squeezebench.harness.worker import JobRequest, measure_request, worker_main
 
 # Imported once in the fork server so that workers start warm; torch._dynamo is what the
 # flop counter imports on first use (about a second).
 PRELOAD = [
+    "squeezebench.harness.forkserver_guard",  # first: dies with the run (see lifeline.py)
     "torch",
     "torch._dynamo",
     "torch.utils.flop_counter",
@@ -124,7 +128,7 @@ class ProcessExecutor:
         os.close(descriptor)
         request = dataclasses.replace(request, log_path=log_path)
         process = self._context.Process(target=worker_main, args=(request, sender))
-        with _main_module_without_a_missing_file():
+        with _main_module_without_a_missing_file(), fork_server_parent_environment():
             process.start()
         sender.close()
         try:

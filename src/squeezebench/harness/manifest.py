@@ -53,6 +53,7 @@ class RunManifest:
                 "model_fingerprint": fingerprint,
                 "squeezebench_version": __version__,
                 "status": "running",
+                "stopped_by": None,
                 "isolated": isolate,
                 "environment": environment,
                 "plugins": plugins,

@@ -28,11 +28,14 @@ from squeezebench.harness.jobs import Job, job_to_payload, plan_jobs
 from squeezebench.harness.manifest import RunManifest
 from squeezebench.harness.measure.quality import EMBEDDING
 from squeezebench.harness.measure_job import latency_batch
+from squeezebench.harness.run_lock import lock_run_folder
+from squeezebench.harness.shutdown import stop_reason
 from squeezebench.harness.sweep import Sweep
 from squeezebench.harness.worker import JobRequest
 from squeezebench.harness.workspace import JobResult, Workspace, describe_failure
 from squeezebench.paths import cache_dir
 from squeezebench.plugins.registry import Registry
+from squeezebench.results.storage import ResultsWriteError, check_writable
 from squeezebench.results.store import RunStore, find_resumable_run
 from squeezebench.spec.load import ResolvedSpec
 
@@ -167,11 +170,14 @@ def run_spec(
     ``resume`` continues the latest run of the same spec in ``output_dir``: jobs with rows
     already on disk are kept as they are (``retry_errors`` re-runs those that failed).
     ``cache_artifacts`` keeps compressed artifacts in the user's cache across runs.
-    Raises :class:`UserError` (nothing run) if the model or data cannot be used, and
-    re-raises ``KeyboardInterrupt`` after recording the run as interrupted.
+    Raises :class:`UserError` (nothing run) if the model or data cannot be used, the output
+    folder cannot be written or another process holds the run folder; re-raises
+    ``KeyboardInterrupt`` (and ``StopRequested``: SIGTERM, SIGHUP) after recording the run
+    as interrupted, and ``ResultsWriteError`` (a full disk) after recording it as failed.
     """
     reporter = reporter or SilentReporter()
     output_dir = Path(output_dir or resolved.spec.output.dir)
+    check_writable(output_dir)  # before any work: a read-only folder is a one-line error
     base_dir = resolved.base_dir.resolve()
     trusted = resolved.spec.trust_model_files
     workspace = Workspace(
@@ -196,7 +202,44 @@ def run_spec(
     run_directory = find_resumable_run(output_dir, resolved.spec_hash) if resume else None
     run_id = run_directory.name if run_directory else new_run_id()
     store = RunStore(output_dir, run_id)
-    manifest = RunManifest(store, resumed=run_directory is not None)
+    lock = lock_run_folder(store.directory)
+    try:  # from here on the lock is released however the run ends
+        return _run_locked(
+            resolved,
+            registry,
+            store,
+            jobs,
+            fingerprint,
+            reporter,
+            plugins or [],
+            resumed=run_directory is not None,
+            isolate=isolate,
+            retry_errors=retry_errors,
+            cache_artifacts=cache_artifacts,
+        )
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    resolved: ResolvedSpec,
+    registry: Registry,
+    store: RunStore,
+    jobs: list[Job],
+    fingerprint: str,
+    reporter: Reporter,
+    plugins: list[dict[str, Any]],
+    *,
+    resumed: bool,
+    isolate: bool,
+    retry_errors: bool,
+    cache_artifacts: bool,
+) -> RunOutcome:
+    """The run itself, once its folder is locked: manifest, workers, the sweep's phases."""
+    run_id = store.directory.name
+    base_dir = resolved.base_dir.resolve()
+    trusted = resolved.spec.trust_model_files
+    manifest = RunManifest(store, resumed=resumed)
     environment = capture_environment()
     manifest.start(
         resolved,
@@ -204,7 +247,7 @@ def run_spec(
         jobs,
         isolate=isolate,
         environment=environment,
-        plugins=plugins or [],
+        plugins=plugins,
     )
     outcome = RunOutcome(run_id, store.directory)
     git_sha = (environment.get("git") or {}).get("sha")
@@ -239,9 +282,10 @@ def run_spec(
         sweep.drift_check()
         outcome.rows = sweep.finish()
         outcome.status = "complete"
-    except KeyboardInterrupt:
-        outcome.status = "interrupted"
-        if sweep.in_flight is not None:
+    except BaseException as error:  # Ctrl-C, SIGTERM, a full disk...: say how it stopped
+        outcome.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        manifest.data["stopped_by"] = stop_reason(error)
+        if sweep.in_flight is not None:  # not saved: it runs again on --resume
             manifest.data["jobs"][sweep.in_flight.job_id]["status"] = "interrupted"
         raise
     finally:
@@ -251,7 +295,11 @@ def run_spec(
         executor.close()
         if temporary_dir:
             shutil.rmtree(temporary_dir, ignore_errors=True)
-        manifest.finish(outcome.status if outcome.status != "running" else "failed")
+        try:
+            manifest.finish(outcome.status if outcome.status != "running" else "failed")
+        except ResultsWriteError:
+            if outcome.status == "complete":
+                raise  # else the error that stopped the run is the one to report
     return outcome
 
 

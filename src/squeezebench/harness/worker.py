@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import faulthandler
 import os
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from squeezebench.harness.lifeline import die_with_parent, ignore_stop_signals, watch_parent
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,11 @@ def measure_request(request: JobRequest, workspace: Any = None, registry: Any = 
 
 def worker_main(request: JobRequest, connection: Any) -> None:
     """Entry point of a worker process: measure, send the result, exit."""
-    # Ctrl-C reaches the whole process group; the parent decides what to do with it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C, SIGTERM and SIGHUP may reach the whole process group; the parent decides
+    # what to do with them (it kills this worker). If the parent dies, so does this worker.
+    ignore_stop_signals()
+    die_with_parent()  # Linux: the fork server (the main process with spawn) is our parent
+    watch_parent()  # every platform: the main process's pipe to us closes when it dies
     if request.log_path:  # keep the terminal clean; the parent quotes this if we die
         log = os.open(request.log_path, os.O_WRONLY | os.O_APPEND)
         os.dup2(log, 1)

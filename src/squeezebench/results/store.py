@@ -1,9 +1,16 @@
-"""Writing results: one atomic Parquet file per job, plus the run's manifest."""
+"""Writing results: one atomic Parquet file per job, plus the run's manifest.
+
+Every file is written whole or not at all (:func:`~squeezebench.results.storage.atomic_write`).
+A job file that cannot be read back when a run resumes (damaged on disk, or not Parquet) is
+never deleted: it is renamed ``<job_id>.parquet.corrupt-<time>``, which no reader picks up,
+a warning names it, and its job runs again.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import os
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from squeezebench.results.schema import SCHEMA_VERSION, arrow_schema, column_names
+from squeezebench.results.storage import atomic_write
+
+logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "_manifest.json"  # leading underscore: Parquet readers skip it
 OUTPUTS_DIR = "_outputs"  # test-split outputs per job, for fidelity after a resume
@@ -39,19 +49,48 @@ class RunStore:
             schema=arrow_schema(),
         )
         path = self.directory / f"{job_id}.parquet"
-        _atomic(path, lambda temporary: pq.write_table(table, temporary))
+        atomic_write(path, lambda handle: pq.write_table(table, handle))
         return path
 
     def finished_jobs(self) -> dict[str, list[dict[str, Any]]]:
-        """Rows already on disk, by job id (a job file exists only once a job finished)."""
+        """Rows already on disk, by job id (a job file exists only once a job finished).
+
+        An unreadable job file, or stored outputs that cannot be opened, are set aside
+        (renamed, with a warning) and their job is left out, so that it runs again.
+        """
         finished: dict[str, list[dict[str, Any]]] = {}
         for path in sorted(self.directory.glob("*.parquet")):
             if path.name.startswith((".", "_")):
                 continue
-            rows = pq.read_table(path).to_pylist()
+            try:
+                rows = pq.read_table(path).to_pylist()
+                job_id = rows[0]["job_id"] if rows else None
+            except (OSError, pa.ArrowException, ValueError, KeyError) as error:
+                self._set_aside(path, f"is not a readable result file ({_brief(error, path)})")
+                continue
+            outputs = self.directory / OUTPUTS_DIR / f"{job_id}.npy"
+            problem = _unreadable_outputs(outputs) if job_id else None
+            if problem:
+                self._set_aside(outputs, f"cannot be read ({problem})")
+                self._set_aside(path, "belongs to a job whose stored outputs are unreadable")
+                continue
             if rows:
-                finished[rows[0]["job_id"]] = rows
+                finished[job_id] = rows
         return finished
+
+    def _set_aside(self, path: Path, problem: str) -> Path:
+        """Rename a damaged file out of the readers' way (measured data is never deleted)."""
+        stamp = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}"
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+        number = 1
+        while aside.exists():
+            number += 1
+            aside = path.with_name(f"{path.name}.corrupt-{stamp}-{number}")
+        path.rename(aside)
+        logger.warning(
+            "warning: %s %s; moved it to %s, and its job runs again", path, problem, aside.name
+        )
+        return aside
 
     def write_outputs(self, job_id: str, outputs: Any) -> Path:
         """Keep a job's test-split outputs (numpy, ``.npy``), written atomically."""
@@ -61,11 +100,7 @@ class RunStore:
         folder.mkdir(exist_ok=True)
         path = folder / f"{job_id}.npy"
 
-        def save(temporary: str) -> None:
-            with open(temporary, "wb") as handle:
-                np.save(handle, outputs, allow_pickle=False)
-
-        _atomic(path, save)
+        atomic_write(path, lambda handle: np.save(handle, outputs, allow_pickle=False))
         return path
 
     def read_outputs(self, job_id: str) -> Any:
@@ -84,7 +119,8 @@ class RunStore:
         folder = self.directory / LOGS_DIR
         folder.mkdir(exist_ok=True)
         path = folder / f"{job_id}.log"
-        _atomic(path, lambda temporary: Path(temporary).write_text(text + "\n", "utf-8"))
+        data = (text + "\n").encode("utf-8")
+        atomic_write(path, lambda handle: handle.write(data))
         return f"{LOGS_DIR}/{path.name}"
 
     def read_manifest(self) -> dict[str, Any]:
@@ -95,19 +131,34 @@ class RunStore:
     def write_manifest(self, manifest: dict[str, Any]) -> Path:
         """Write (or rewrite) the run manifest atomically."""
         path = self.directory / MANIFEST_NAME
-        text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
-        _atomic(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
+        data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8")
+        atomic_write(path, lambda handle: handle.write(data))
         return path
 
 
-def _atomic(path: Path, write: Any) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _brief(error: BaseException, path: Path | None = None) -> str:
+    """``Type: message`` on one line, without a repetition of the file's own path."""
+    message = (str(error).splitlines() or [""])[0]
+    if path is not None:  # pyarrow: "Could not open Parquet input source '<path>': <why>"
+        message = message.rpartition(f"'{path}': ")[2]
+    return f"{type(error).__name__}: {message}"
+
+
+def _unreadable_outputs(path: Path) -> str | None:
+    """Why a job's stored outputs cannot be opened, or None (also when there are none).
+
+    Memory-mapping reads only the header and checks the file's length: cheap, and it
+    catches a truncated or overwritten file.
+    """
+    import numpy as np
+
+    if not path.is_file():
+        return None
     try:
-        write(str(temporary))
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+        np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        return _brief(error)
+    return None
 
 
 def find_resumable_run(output_dir: Path, spec_hash: str) -> Path | None:
