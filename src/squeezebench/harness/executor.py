@@ -18,6 +18,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any
 
 from squeezebench.harness.lifeline import fork_server_parent_environment
@@ -36,7 +37,28 @@ PRELOAD = [
 ]
 
 
-class InlineExecutor:
+def completed(result: Any) -> Future:
+    """A future that is already done with ``result``."""
+    future: Future = Future()
+    future.set_result(result)
+    return future
+
+
+class SequentialExecutor:
+    """An executor that runs one job at a time: ``submit`` runs the job now."""
+
+    slots = 1
+
+    def execute(self, request: JobRequest, timeout: float | None = None) -> Any:
+        """Run one request; errors become results."""
+        raise NotImplementedError
+
+    def submit(self, request: JobRequest, timeout: float | None = None) -> Future:
+        """Run the request now; the future is already done."""
+        return completed(self.execute(request, timeout))
+
+
+class InlineExecutor(SequentialExecutor):
     """Runs every job in this process, sharing one workspace (``--inline``, for debugging)."""
 
     def __init__(self, registry: Any) -> None:
@@ -112,7 +134,7 @@ def _describe_exit(exitcode: int | None) -> str:
     return f"the worker process exited with code {exitcode} without a result"
 
 
-class ProcessExecutor:
+class ProcessExecutor(SequentialExecutor):
     """One fresh worker process per job, with a timeout."""
 
     def __init__(self) -> None:

@@ -22,17 +22,17 @@ from typing import Any, Protocol
 
 from squeezebench._version import __version__
 from squeezebench.errors import UserError
+from squeezebench.harness.dispatch import JobDispatcher
 from squeezebench.harness.environment import capture_environment
 from squeezebench.harness.executor import InlineExecutor, ProcessExecutor
-from squeezebench.harness.jobs import Job, job_to_payload, plan_jobs
+from squeezebench.harness.jobs import Job, plan_jobs
 from squeezebench.harness.manifest import RunManifest
 from squeezebench.harness.measure.quality import EMBEDDING
 from squeezebench.harness.measure_job import latency_batch
 from squeezebench.harness.run_lock import lock_run_folder
 from squeezebench.harness.shutdown import stop_reason
 from squeezebench.harness.sweep import Sweep
-from squeezebench.harness.worker import JobRequest
-from squeezebench.harness.workspace import JobResult, Workspace, describe_failure
+from squeezebench.harness.workspace import Workspace, describe_failure
 from squeezebench.paths import cache_dir
 from squeezebench.plugins.registry import Registry
 from squeezebench.results.storage import ResultsWriteError, check_writable
@@ -253,29 +253,21 @@ def _run_locked(
     git_sha = (environment.get("git") or {}).get("sha")
     executor = ProcessExecutor() if isolate else InlineExecutor(registry)
     artifact_dir, temporary_dir = _artifact_directory(cache_artifacts, isolate)
-    environment_for_workers = {k: v for k, v in os.environ.items() if k.startswith("SQUEEZEBENCH_")}
-
-    def execute(job: Job, mode: str) -> JobResult:
-        request = JobRequest(
-            job=job_to_payload(job),
-            base_dir=str(base_dir),
-            model_fingerprint=fingerprint,
-            artifact_cache_dir=str(artifact_dir) if artifact_dir else None,
-            memory_limit_mb=job.benchmark.memory_limit_mb,
-            environment=environment_for_workers,
-            trust_model_files=trusted,
-            mode=mode,
-        )
-        result = executor.execute(request, job.benchmark.timeout_seconds)
-        if result.details:  # the reason stays one line; the traceback goes to a file
-            result.reason = f"{result.reason} (see {store.write_log(job.job_id, result.details)})"
-        return result
+    dispatcher = JobDispatcher(
+        executor,
+        store,
+        base_dir=base_dir,
+        fingerprint=fingerprint,
+        artifact_dir=artifact_dir,
+        trusted=trusted,
+        environment={k: v for k, v in os.environ.items() if k.startswith("SQUEEZEBENCH_")},
+    )
 
     def identity(job: Job) -> dict[str, Any]:
         started_at = dt.datetime.now(dt.timezone.utc)
         return _identity(job, run_id, resolved, git_sha) | {"started_at": started_at}
 
-    sweep = Sweep(jobs, execute, store, manifest, reporter, identity)
+    sweep = Sweep(jobs, dispatcher.execute, store, manifest, reporter, identity)
     try:
         sweep.measure_all(store.finished_jobs(), retry_errors)
         sweep.more_rounds()
@@ -292,7 +284,7 @@ def _run_locked(
         outcome.resumed_jobs = sweep.resumed_jobs
         if not outcome.rows:
             outcome.rows = [row for record in sweep.records.values() for row in record.rows()]
-        executor.close()
+        dispatcher.close()
         if temporary_dir:
             shutil.rmtree(temporary_dir, ignore_errors=True)
         try:
