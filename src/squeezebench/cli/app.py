@@ -94,6 +94,7 @@ def run(
     """Compress, run and measure every variant on every target; write Parquet results."""
     from squeezebench.cli.console import console
     from squeezebench.cli.reporting import ProgressReporter, summary_table
+    from squeezebench.cli.search_output import print_search, table_rows
     from squeezebench.harness.run import run_spec
     from squeezebench.plugins.manager import default_manager, default_registry, plugin_infos
     from squeezebench.spec.load import load_spec
@@ -140,7 +141,7 @@ def run(
                     retry_errors=retry_errors,
                     cache_artifacts=cache_artifacts,
                 )
-            console().print(summary_table(outcome.rows, resolved.spec.name))
+            console().print(summary_table(table_rows(outcome), resolved.spec.name))
             if repeat_check:
                 _repeat_check(resolved, registry, output, plugins, inline, outcome)
     except ResultsWriteError as error:
@@ -155,9 +156,13 @@ def run(
     if outcome.resumed_jobs:
         console().print(f"resumed: {outcome.resumed_jobs} job(s) kept from the earlier run")
     console().print(f"results: {outcome.directory}", highlight=False)
+    if outcome.search is not None:
+        print_search(console(), outcome)
     if outcome.failed_jobs:
         console().print(f"[red]{outcome.failed_jobs} job(s) failed[/]: see the reason column")
         raise typer.Exit(ExitCode.JOB_ERRORS)
+    if outcome.search is not None and not outcome.search.answer.found:
+        raise typer.Exit(ExitCode.NO_FEASIBLE)
 
 
 def _interrupted(stop: KeyboardInterrupt) -> NoReturn:
@@ -217,9 +222,15 @@ def validate(
             error_console().print(str(error), highlight=False, markup=False, soft_wrap=True)
             continue
         jobs = len(resolved.variants) * len(resolved.targets)
+        search = resolved.search
+        trials = (
+            f"; a search of up to {search.settings.budget.trials} trials on {search.target.label}"
+            if search
+            else ""
+        )
         console().print(
             f"{spec}: ok ({len(resolved.variants)} variants x {len(resolved.targets)} targets"
-            f" = {jobs} jobs)",
+            f" = {jobs} jobs{trials})",
             highlight=False,
         )
     if failed:

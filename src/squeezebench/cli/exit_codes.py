@@ -19,6 +19,9 @@ class ExitCode(IntEnum):
     WRITE_FAILED = 4
     """Results could not be written mid-run (disk full...); finished jobs are saved, and
     ``--resume`` continues once there is room."""
+    NO_FEASIBLE = 5
+    """A search ran, but no trial met every constraint; the output names the closest trials
+    and by how much each constraint failed."""
     HANGUP = 129
     """Stopped by SIGHUP (a closed terminal); like ``INTERRUPTED``."""
     INTERRUPTED = 130

@@ -35,6 +35,7 @@ class ProgressReporter:
         )
         self._task: Any = None
         self._rounds: Any = None
+        self._trials: Any = None
 
     def __enter__(self) -> ProgressReporter:
         self._progress.start()
@@ -90,6 +91,25 @@ class ProgressReporter:
     def drift_check_finished(self, job: Job) -> None:
         """Advance the rounds bar."""
         self._progress.update(self._rounds, advance=1, description="timing rounds")
+        self._progress.refresh()
+
+    def search_started(self, trials: int, done: int) -> None:
+        """A bar over the search's trial budget (``done`` trials kept from an earlier run)."""
+        self._trials = self._progress.add_task("trials", total=trials, completed=done)
+        self._progress.refresh()
+
+    def trial_started(self, job: Job, phase: str) -> None:
+        """Show the trial in flight and its phase (evaluate, measure or time)."""
+        if self._trials is None:
+            return
+        self._progress.update(self._trials, description=escape(f"{phase}: {job.variant.name}"))
+        self._progress.refresh()
+
+    def trial_finished(self, summary: Any, line: str) -> None:
+        """Advance the trials bar; one line per trial says what came of it."""
+        if self._trials is not None:
+            self._progress.update(self._trials, advance=1, description="trials")
+        self._progress.console.print(Text(line), highlight=False)
         self._progress.refresh()
 
 

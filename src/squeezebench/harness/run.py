@@ -81,11 +81,15 @@ class RunOutcome:
     rows: list[dict[str, Any]] = field(default_factory=list)
     status: str = "running"
     resumed_jobs: int = 0
+    search: Any = None  # a squeezebench.search.SearchOutcome when the spec searches
 
     @property
     def failed_jobs(self) -> int:
-        """Jobs with at least one ``error`` row."""
-        return len({r["job_id"] for r in self.rows if r["status"] == "error"})
+        """Jobs with at least one ``error`` row (a search's failed trials are part of its
+        exploration, reported in its answer: they do not count)."""
+        return len(
+            {r["job_id"] for r in self.rows if r["status"] == "error" and r.get("trial") is None}
+        )
 
 
 def new_run_id() -> str:
@@ -271,6 +275,14 @@ def _run_locked(
     try:
         sweep.measure_all(store.finished_jobs(), retry_errors)
         sweep.more_rounds()
+        if resolved.search is not None:  # trials join the sweep: the drift check covers them
+            from squeezebench.search import SearchContext, run_search
+
+            context = SearchContext(
+                resolved, registry, sweep, dispatcher, store, manifest, reporter, identity,
+                fingerprint,
+            )  # fmt: skip
+            outcome.search = run_search(context)
         sweep.drift_check()
         outcome.rows = sweep.finish()
         outcome.status = "complete"

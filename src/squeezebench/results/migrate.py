@@ -163,7 +163,8 @@ def _add_conversion_and_embedding_columns(table: pa.Table) -> pa.Table:
 
 @migration(from_version=2)
 def _add_round_condition_energy_and_host_columns(table: pa.Table) -> pa.Table:
-    """Version 2 -> 3: timing rounds, measurement conditions, energy, host provenance."""
+    """Version 2 -> 3: timing rounds, measurement conditions, energy, host provenance,
+    search trials."""
     current = {field.name: field.type for field in schema.arrow_schema()}
     added = [
         "rounds",
@@ -189,5 +190,9 @@ def _add_round_condition_energy_and_host_columns(table: pa.Table) -> pa.Table:
         "hostname",
         "cpu_model",
         "gpu_name",
+        "search_id",
+        "trial",
+        "trial_params",
+        "trial_feasible",
     ]
     return add_columns(table, {name: current[name] for name in added})

@@ -30,6 +30,11 @@ _COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("batch_size", pa.int32(), "batch size of the latency measurement"),
     ("seed", pa.int64(), "seed of the run"),
     ("started_at", pa.timestamp("us", tz="UTC"), "when the job started"),
+    # search (null outside a search's trials)
+    ("search_id", pa.string(), "hash of the spec's search section, null outside a search"),
+    ("trial", pa.int32(), "trial number in the search's study, null outside a search"),
+    ("trial_params", pa.string(), "the trial's pipeline and searched params, as JSON"),
+    ("trial_feasible", pa.bool_(), "the trial met every constraint of the search"),
     # status
     ("status", pa.string(), "ok, skipped or error"),
     ("reason", pa.string(), "why the job was skipped or failed"),

@@ -14,6 +14,7 @@ from squeezebench.spec.issues import SpecError, SpecIssue
 from squeezebench.spec.models import Spec, TargetSpec
 from squeezebench.spec.pydantic_issues import issues_from_validation_error
 from squeezebench.spec.resolve import Resolver, Variant
+from squeezebench.spec.search_resolve import ResolvedSearch, resolve_search
 from squeezebench.spec.spec_text import read_spec_text
 from squeezebench.spec.yaml_loader import load_located
 
@@ -27,6 +28,7 @@ class ResolvedSpec:
     variants: tuple[Variant, ...]
     targets: tuple[TargetSpec, ...]
     dataset: str | None
+    search: ResolvedSearch | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -36,8 +38,10 @@ class ResolvedSpec:
     @property
     def spec_hash(self) -> str:
         """Hash of everything that defines the benchmark (not of comments or key order)."""
+        # without a search, the payload (and hash) of specs from before searches existed
+        spec = self.spec.model_dump(mode="json", exclude={"search"} if not self.search else None)
         payload = {
-            "spec": self.spec.model_dump(mode="json"),
+            "spec": spec,
             "variants": [[v.name, v.steps_json()] for v in self.variants],
             "targets": [t.model_dump(mode="json") for t in self.targets],
         }
@@ -82,7 +86,8 @@ def load_spec(
     dataset = resolver.resolve_dataset(data.get("dataset"))
     variants = resolver.resolve_variants(data.get("variants"), data.get("sweep"))
     targets = resolver.resolve_targets(data.get("targets", ["torch:cpu"]))
+    search = resolve_search(resolver, data.get("search"), spec, targets, dataset)
     issues.extend(resolver.issues)
     if issues or spec is None:
         raise SpecError(filename, issues)
-    return ResolvedSpec(spec, path, tuple(variants), tuple(targets), dataset)
+    return ResolvedSpec(spec, path, tuple(variants), tuple(targets), dataset, search)

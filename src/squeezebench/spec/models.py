@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from squeezebench.spec.search_models import SearchSpec
+
 _SHORT_TARGET = re.compile(r"^(?P<backend>[A-Za-z0-9_.-]+):(?P<device>[A-Za-z0-9_:.-]+)$")
 MODEL_REFERENCE = r"^[A-Za-z][A-Za-z0-9_+.-]*:.+$"
 MAX_SEED = 2**63 - 1
@@ -232,6 +234,11 @@ class Spec(StrictModel):
     )
     targets: list[TargetInput] = Field(
         default_factory=lambda: ["torch:cpu"], min_length=1, description="Where to run."
+    )
+    search: SearchSpec | None = Field(
+        None,
+        description="Search a space of pipelines for the best variants under constraints "
+        "(besides the listed variants); see docs/search.md.",
     )
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
     compare: CompareSpec = Field(default_factory=CompareSpec)
