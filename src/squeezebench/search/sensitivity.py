@@ -26,7 +26,7 @@ from squeezebench.harness.workspace import Workspace
 from squeezebench.search.context import SearchContext
 from squeezebench.search.study import SEARCH_DIR
 from squeezebench.search.trials import trial_job
-from squeezebench.search.verdict import check_constraints
+from squeezebench.search.verdict import check_constraints, column_value
 from squeezebench.spec.search_resolve import ACCURACY_COLUMNS, SearchPipeline
 from squeezebench.spec.search_terms import COLUMNS, FRACTION, Constraint, format_amount
 
@@ -85,8 +85,10 @@ def run_sensitivity(
         for pipeline, corner, layer, _ in probes
     ]
     excluded, notes = _exclusions(context, search.pipelines, entries)
+    base = column_value(baseline_rows, constraint.reference)
     table = {
         "constraint": constraint.text,
+        "bound": constraint.bound(base),
         "column": constraint.reference.column,
         "kind": COLUMNS[constraint.reference.column].kind,
         "entries": entries,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from squeezebench.results.report.model import Report
+from squeezebench.results.report.search_render import section_html
 from squeezebench.results.report.table import (
     LEGEND,
     Cell,
@@ -40,6 +41,8 @@ ul.flags li { margin: 0.15em 0; } .legend, .meta { color: #555; font-size: 0.92e
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #e3e6ea; }
 div.plot { width: 100%; border: 1px solid #e3e6ea; }
 figcaption { color: #555; font-size: 0.9em; }
+pre.answer { background: #f6f8fa; padding: 0.8em 1em; border: 1px solid #e3e6ea;
+             white-space: pre-wrap; }
 """
 
 
@@ -90,12 +93,18 @@ def _plots(group: Any, images: Sequence[Any], figures: Sequence[Any]) -> list[st
 
 
 def render_html(
-    report: Report, images: Sequence[Any] = (), note: str = "", figures: Sequence[Any] = ()
+    report: Report,
+    images: Sequence[Any] = (),
+    note: str = "",
+    figures: Sequence[Any] = (),
+    searches: Sequence[Any] = (),
 ) -> str:
     """The report as one self-contained HTML page: CSS and scripts inline, nothing fetched.
 
     ``figures`` (:class:`~squeezebench.results.plot.interactive.InteractiveFigure`) are drawn
     by plotly.js, inlined once in the page; without them the ``images`` (PNG) are embedded.
+    ``searches`` (:class:`~squeezebench.results.report.search_data.SearchSection`) come
+    first: each search's answer, progress and sensitivity.
     """
     escape = html.escape
     title = f"squeezebench report: {report_title(report)}"
@@ -115,6 +124,8 @@ def render_html(
     ]
     if note:
         parts.append(f'<p class="legend">{escape(note)}</p>')
+    for section in searches:
+        parts += section_html(section, images, figures)
     for group in report.groups:
         parts.append(f'<h2 id="{escape(group.slug)}">{escape(group.title)}</h2>')
         parts.append("<table><thead><tr>")

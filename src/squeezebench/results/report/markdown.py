@@ -7,20 +7,26 @@ from typing import Any
 
 from squeezebench.results.report import table
 from squeezebench.results.report.model import Report
+from squeezebench.results.report.search_render import section_markdown
 
 
 def _md_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(report: Report, images: Sequence[Any] = (), note: str = "") -> str:
-    """The report as Markdown; ``images`` (PNG files next to it) are linked by file name."""
+def render_markdown(
+    report: Report, images: Sequence[Any] = (), note: str = "", searches: Sequence[Any] = ()
+) -> str:
+    """The report as Markdown; ``images`` (PNG files next to it) are linked by file name;
+    ``searches`` (each search's answer, progress and sensitivity) come first."""
     lines = [f"# squeezebench report: {_md_escape(table.report_title(report))}", ""]
     lines += [f"- {_md_escape(line)}" for line in table.run_lines(report)]
     lines.append("")
     if note:
         lines += [f"> {note}", ""]
     aggregation = table.aggregation_note(report)
+    for section in searches:
+        lines += section_markdown(section, images)
     for group in report.groups:
         lines += [f"## {_md_escape(group.title)}", ""]
         header = table.columns(group)

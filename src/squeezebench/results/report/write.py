@@ -44,6 +44,8 @@ from squeezebench.results.report.model import (
     Stat,
     VariantEntry,
 )
+from squeezebench.results.report.search_data import search_sections
+from squeezebench.results.report.search_render import search_figures, search_images
 from squeezebench.results.report.table import (
     LEGEND,
     NOISY_MARK,
@@ -136,16 +138,22 @@ def write_report(
         if not interactive:
             note = f"Interactive plots need plotly ({REPORT_HINT}): static images shown."
     selection = select_runs(results, runs, all_runs)
-    report = build_report(selection.rows(), selection)
+    rows = selection.rows()
+    report = build_report(rows, selection)
+    searches = search_sections(rows, selection)  # runs with a search: its own section
     path = Path(output) if output is not None else default_output(results, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     images = render_plots(report, path.parent, path.stem) if plots and static else []
+    if plots and static and searches:
+        images += search_images(searches, path.parent, path.stem)
     figures: list[Any] = []
     if fmt == "html":
         figures = interactive_figures(report) if plots and interactive else []
-        text = render_html(report, images, note, figures)
+        if plots and interactive and searches:
+            figures += search_figures(searches)
+        text = render_html(report, images, note, figures, searches)
     else:
-        text = render_markdown(report, images, note)
+        text = render_markdown(report, images, note, searches)
     path.write_text(text, encoding="utf-8")
     return ReportOutcome(
         path, fmt, [image.path for image in images], selection.names, note, len(figures)
