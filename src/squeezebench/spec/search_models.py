@@ -90,8 +90,6 @@ def _param_kind(value: Any) -> str | None:
     for model, kind in ((ChoiceParam, "choice"), (IntParam, "int"), (FloatParam, "float")):
         if isinstance(value, model):  # serializing
             return kind
-    if isinstance(value, list):
-        return "list"
     if isinstance(value, dict):
         for key in ("choice", "int", "float", "int_range", "float_range"):
             if key in value:
@@ -103,9 +101,15 @@ def _choice_from_list(value: Any) -> Any:
     return {"choice": value} if isinstance(value, list) else value
 
 
+def _list_shorthand_in_schema(schema: dict[str, Any]) -> None:
+    """The JSON Schema of ``params`` also takes a bare list (validation turns it into a
+    choice before the union sees it)."""
+    alternatives = schema["additionalProperties"]["oneOf"]
+    alternatives.insert(0, {"type": "array", "minItems": 1, "description": "values to choose from"})
+
+
 SearchedParam = Annotated[
     Annotated[ChoiceParam, Tag("choice")]
-    | Annotated[ChoiceParam, Tag("list")]
     | Annotated[IntParam, Tag("int")]
     | Annotated[FloatParam, Tag("float")],
     Discriminator(
@@ -128,6 +132,7 @@ class PipelineSpace(_Strict):
     )
     params: dict[str, SearchedParam] = Field(
         default_factory=dict,
+        json_schema_extra=_list_shorthand_in_schema,
         description="Searched params: {'<method>.<param>' or '<step index>.<param>': "
         "[values] | {choice: [...]} | {int: [low, high]} | {float: [low, high]}}.",
     )
