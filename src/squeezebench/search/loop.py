@@ -73,6 +73,9 @@ class SearchLoop:
     def _may_start(self) -> bool:
         if self.stop_note is not None:
             return False
+        if getattr(self.study.sampler, "exhausted", False):
+            self.stop_note = "every combination of the space was tried (grid)"
+            return False
         if self.counted >= self.budget.trials:
             self.stop_note = f"the budget of {self.budget.trials} trials is spent"
             return False

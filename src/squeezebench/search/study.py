@@ -83,7 +83,9 @@ def build_sampler(search: ResolvedSearch, seed: int) -> Any:
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if kind == "grid":  # every combination of a conditional space, in a seeded order
-        return optuna.samplers.BruteForceSampler(seed=seed)
+        with warnings.catch_warnings():  # "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return _exhaustive_sampler(optuna)(seed=seed)
     trials = settings.budget.trials
     if kind == "nsga2":
         # a generation of a tenth of the budget (4 to 50): several generations even on a
@@ -102,6 +104,29 @@ def build_sampler(search: ResolvedSearch, seed: int) -> Any:
             group=True,  # the space is conditional: each pipeline's params form a group
             constant_liar=True,  # trials in flight count as mediocre: parallel trials differ
         )
+
+
+def _exhaustive_sampler(optuna: Any) -> type:
+    """Optuna's BruteForceSampler, saying when every combination was tried.
+
+    It calls ``study.stop()`` then, which only works inside ``study.optimize``; an
+    ask-and-tell loop reads ``exhausted`` instead.
+    """
+
+    class ExhaustiveSampler(optuna.samplers.BruteForceSampler):
+        exhausted = False
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            study.stop = self._stop  # shadows the method for this call only
+            try:
+                super().after_trial(study, trial, state, values)
+            finally:
+                del study.stop
+
+        def _stop(self) -> None:
+            self.exhausted = True
+
+    return ExhaustiveSampler
 
 
 def repair_journal(path: Path) -> None:
