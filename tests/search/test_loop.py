@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from squeezebench.harness.dispatch import JobDispatcher
 from squeezebench.harness.run import run_spec
-from squeezebench.results import load
+from squeezebench.results import MANIFEST_NAME, load
 from squeezebench.search import journal_path
 from squeezebench.search.loop import INTERRUPTED, RETRY_OF
 from squeezebench.spec import load_spec
@@ -88,6 +89,9 @@ def test_a_trial_stopped_in_flight_is_failed_and_asked_again_once(
     assert [s.number for s in outcome.search.summaries] == [
         t.number for t in study.trials if not t.user_attrs.get(INTERRUPTED)
     ]
+    manifest = json.loads((directory / MANIFEST_NAME).read_text())
+    (entry,) = [job for job in manifest["jobs"].values() if job.get("trial") == lost.number]
+    assert entry["status"] == "interrupted"
 
 
 def test_sigkill_mid_search_then_resume_counts_each_trial_once(

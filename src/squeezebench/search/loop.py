@@ -278,11 +278,20 @@ class SearchLoop:
                 self.study.tell(trial, state=states.FAIL)
                 if RETRY_OF not in frozen.user_attrs:
                     self.study.enqueue_trial(frozen.params, user_attrs={RETRY_OF: frozen.number})
+                self._mark_interrupted(frozen.number)
                 continue
             if interrupted:
                 continue
             self.counted += 1
             self._rebuild(frozen, rows)
+
+    def _mark_interrupted(self, number: int) -> None:
+        """The manifest's entry of a trial's job that a kill left running."""
+        jobs = self.context.manifest.data.get("jobs", {})
+        for entry in jobs.values():
+            if entry.get("trial") == number and entry.get("status") == "running":
+                entry["status"] = "interrupted"
+        self.context.manifest.save()
 
     def _rebuild(self, frozen: Any, rows: list[dict[str, Any]] | None) -> None:
         candidate = from_params(frozen.params, self.search.pipelines)
