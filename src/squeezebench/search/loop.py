@@ -4,7 +4,7 @@ Trials go to the run's :class:`~squeezebench.harness.dispatch.JobDispatcher`: up
 ``parallel`` (default: the executor's slots) are in flight at once; the local executors run
 them in turn. A trial's rows are written before Optuna is told, so a kill between the two
 is recovered from the rows; a trial killed before its rows exist is failed and asked again
-once, under a new number (:meth:`SearchLoop.recover`). Trials whose pipeline (params
+once, under a new number (:mod:`squeezebench.search.resume`). Trials whose pipeline (params
 included) equals an earlier one's reuse its result instead of running again.
 """
 
@@ -17,9 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from squeezebench.harness.job_record import JobRecord
 from squeezebench.search.answer import TrialSummary, describe
-from squeezebench.search.candidates import Candidate, from_params, suggest
+from squeezebench.search.candidates import Candidate, suggest
 from squeezebench.search.context import SearchContext
 from squeezebench.search.trials import EVALUATE, MEASURE, TIME, TrialRun, first_phase, trial_job
 from squeezebench.search.verdict import Verdict, goals_met, judge
@@ -165,8 +164,8 @@ class SearchLoop:
             run.job.variant.steps_json(),
             rows,
         )
-        self._tell(run.trial, verdict, timed=run.timed)
-        self._record(summary)
+        self.tell(run.trial, verdict, timed=run.timed)
+        self.record(summary)
         steps = run.job.variant.steps_json()
         self.running.pop(steps, None)
         self.done[steps] = summary
@@ -177,20 +176,21 @@ class SearchLoop:
     def _repeat(self, trial: Any, candidate: Candidate, earlier: TrialSummary) -> None:
         """A trial whose pipeline an earlier trial ran: its result, not a new job."""
         trial.set_user_attr(SAME_AS, earlier.number)
-        self._tell(
+        self.tell(
             trial, earlier.verdict, timed=bool(earlier.rows and earlier.rows[0].get("rounds"))
         )
         summary = dataclasses.replace(
             earlier, number=trial.number, params=candidate.params, same_as=earlier.number
         )
-        self._record(summary)
+        self.record(summary)
 
     def _conclude_without_job(self, trial: Any, candidate: Candidate, verdict: Verdict) -> None:
-        self._tell(trial, verdict, timed=False)
+        self.tell(trial, verdict, timed=False)
         name = candidate.variant_name(trial.number)
-        self._record(TrialSummary(trial.number, candidate.params, verdict, name))
+        self.record(TrialSummary(trial.number, candidate.params, verdict, name))
 
-    def _tell(self, trial: Any, verdict: Verdict, *, timed: bool) -> None:
+    def tell(self, trial: Any, verdict: Verdict, *, timed: bool) -> None:
+        """Tell Optuna a trial's values and constraint violations (or that it failed)."""
         optuna = self.context.optuna
         for check in verdict.checks:
             trial.set_constraint(check.constraint.text, check.violation)
@@ -203,8 +203,8 @@ class SearchLoop:
             self.study.tell(trial, verdict.values)
         self.study.set_user_attr("elapsed_seconds", round(self.elapsed(), 3))
 
-    def _record(self, summary: TrialSummary) -> None:
-        """Keep the summary, report it, and check the goals and the patience."""
+    def record(self, summary: TrialSummary) -> None:
+        """Keep a finished trial's summary, report it, check the goals and the patience."""
         self.summaries[summary.number] = summary
         verdict = summary.verdict
         goals = self.search.goals
@@ -248,93 +248,11 @@ class SearchLoop:
     # -- resume --------------------------------------------------------------------------
 
     def recover(self, finished: dict[str, list[dict[str, Any]]]) -> None:
-        """Rebuild the summaries of an earlier session; settle the trials it left running.
+        """Rebuild the trials of earlier sessions (see :mod:`squeezebench.search.resume`)."""
+        from squeezebench.search.resume import recover
 
-        A trial left running has rows (killed between writing them and telling Optuna):
-        it is told from its rows. Else it is failed, marked ``interrupted`` (it does not
-        count against the budget) and asked again once, under a new number.
-        """
         self._quiet = True
         try:
-            self._recover(finished)
+            recover(self, finished)
         finally:
             self._quiet = False
-
-    def _recover(self, finished: dict[str, list[dict[str, Any]]]) -> None:
-        optuna = self.context.optuna
-        states = optuna.trial.TrialState
-        by_trial = {}
-        for rows in finished.values():
-            if rows and rows[0].get("search_id") == self.search.search_id:
-                by_trial[rows[0]["trial"]] = rows
-        for frozen in sorted(self.study.get_trials(deepcopy=False), key=lambda t: t.number):
-            if frozen.state == states.WAITING:
-                continue  # a retry, asked again by the next ask()
-            interrupted = frozen.user_attrs.get(INTERRUPTED)
-            rows = by_trial.get(frozen.number)
-            if frozen.state == states.RUNNING and rows is None:
-                trial = optuna.Trial(self.study, frozen._trial_id)
-                trial.set_user_attr(INTERRUPTED, True)
-                self.study.tell(trial, state=states.FAIL)
-                if RETRY_OF not in frozen.user_attrs:
-                    self.study.enqueue_trial(frozen.params, user_attrs={RETRY_OF: frozen.number})
-                self._mark_interrupted(frozen.number)
-                continue
-            if interrupted:
-                continue
-            self.counted += 1
-            self._rebuild(frozen, rows)
-
-    def _mark_interrupted(self, number: int) -> None:
-        """The manifest's entry of a trial's job that a kill left running."""
-        jobs = self.context.manifest.data.get("jobs", {})
-        for entry in jobs.values():
-            if entry.get("trial") == number and entry.get("status") == "running":
-                entry["status"] = "interrupted"
-        self.context.manifest.save()
-
-    def _rebuild(self, frozen: Any, rows: list[dict[str, Any]] | None) -> None:
-        candidate = from_params(frozen.params, self.search.pipelines)
-        same_as = frozen.user_attrs.get(SAME_AS)
-        if same_as is not None and same_as in self.summaries:
-            earlier = self.summaries[same_as]
-            self._record(
-                dataclasses.replace(
-                    earlier, number=frozen.number, params=candidate.params, same_as=same_as
-                )
-            )
-            return
-        if rows is None:  # params that did not fit together: no job ran
-            name = candidate.variant_name(frozen.number)
-            verdict = Verdict(None, reason=frozen.user_attrs.get("reason"))
-            self._record(TrialSummary(frozen.number, candidate.params, verdict, name))
-            return
-        variant = candidate.pipeline.variant(
-            candidate.variant_name(frozen.number),
-            candidate.values,
-            self.context.registry,
-            self.context.excluded.get(candidate.pipeline.name),
-        )
-        job = trial_job(
-            self.context.resolved, self.context.registry, self.context.fingerprint, variant
-        )
-        job = dataclasses.replace(job, job_id=rows[0]["job_id"])  # as measured
-        record = JobRecord.from_rows(job, rows, self.context.store.read_outputs(job.job_id))
-        self.context.adopt(job, record)
-        timed = record.measured
-        verdict = judge(self.context.sweep.rows(job), self.baseline_rows, self.search, timed=timed)
-        if frozen.state == self.context.optuna.trial.TrialState.RUNNING:
-            self._tell(
-                self.context.optuna.Trial(self.study, frozen._trial_id), verdict, timed=timed
-            )
-        summary = TrialSummary(
-            frozen.number,
-            candidate.params,
-            verdict,
-            variant.name,
-            job.job_id,
-            variant.steps_json(),
-            self.context.sweep.rows(job),
-        )
-        self.done.setdefault(variant.steps_json(), summary)
-        self._record(summary)
