@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import Future
 
+import optuna
 import pytest
 import yaml
 
@@ -14,7 +15,7 @@ from squeezebench.harness import run as harness_run
 from squeezebench.harness.executor import InlineExecutor
 from squeezebench.harness.run import run_spec
 from squeezebench.results import MANIFEST_NAME, load
-from squeezebench.search import BEST_SPEC
+from squeezebench.search import BEST_SPEC, journal_path
 from squeezebench.spec import load_spec
 
 from .conftest import SEARCH_HEAD
@@ -127,6 +128,16 @@ def test_repeated_params_reuse_the_result(write_spec, registry, tmp_path) -> Non
     assert len(load(outcome.directory).query("trial == trial")) == 6 - len(repeats)
     for repeat in repeats:
         assert repeat.verdict is next(s.verdict for s in summaries if s.number == repeat.same_as)
+    # Optuna hears of a repeat as pruned: a repeated value would bias TPE towards repeating
+    study = optuna.load_study(
+        study_name="search",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(journal_path(outcome.directory)))
+        ),
+    )
+    states = {t.number: t.state for t in study.trials}
+    assert {states[r.number] for r in repeats} == {optuna.trial.TrialState.PRUNED}
+    assert study.trials[repeats[0].number].user_attrs["same_as"] == repeats[0].same_as
 
 
 def test_cheap_first_times_only_the_trials_that_pass(write_spec, registry, tmp_path) -> None:

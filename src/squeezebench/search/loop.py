@@ -174,11 +174,15 @@ class SearchLoop:
         return False
 
     def _repeat(self, trial: Any, candidate: Candidate, earlier: TrialSummary) -> None:
-        """A trial whose pipeline an earlier trial ran: its result, not a new job."""
+        """A trial whose pipeline an earlier trial ran: its result, not a new job.
+
+        Optuna is told the repeat was *pruned*, not its value again: a repeated value is
+        taken as new evidence, which makes TPE propose the same point over and over (on the
+        digits example, half of 40 trials repeating one variant); a pruned trial counts as a
+        poor one, so the sampler moves on (``benchmarks/search_samplers.py``).
+        """
         trial.set_user_attr(SAME_AS, earlier.number)
-        self.tell(
-            trial, earlier.verdict, timed=bool(earlier.rows and earlier.rows[0].get("rounds"))
-        )
+        self.study.tell(trial, state=self.context.optuna.trial.TrialState.PRUNED)
         summary = dataclasses.replace(
             earlier, number=trial.number, params=candidate.params, same_as=earlier.number
         )
