@@ -46,7 +46,8 @@ class Reporter(Protocol):
     The callbacks after ``job_finished`` are optional (a reporter without them still
     works): ``rounds_started`` gives the number of steps of the later phases (timing rounds
     2..N and drift checks), each announced by ``round_started``/``round_finished`` or
-    ``drift_check_started``/``drift_check_finished``.
+    ``drift_check_started``/``drift_check_finished``. A search adds ``search_started(trials,
+    done)``, ``trial_started(job, phase)`` and ``trial_finished(summary, line)``.
     """
 
     def run_started(self, jobs: list[Job]) -> None: ...
