@@ -22,7 +22,7 @@ from .conftest import SEARCH_HEAD
 
 FAST = """
 benchmark: {batch_sizes: [1], warmup_seconds: 0.01, min_repeats: 3, min_seconds: 0.01,
-            rounds: 1, drift_check: false}
+            rounds: 1, drift_check: false, contention: {on_contention: warn}}
 """
 
 SIZE_SEARCH = """
@@ -216,3 +216,23 @@ def test_trials_run_several_at_once_on_an_executor_with_slots(
     assert numbers == list(range(6)) and outcome.search.answer.found
     frame = load(outcome.directory)
     assert frame.query("trial == trial")["trial"].is_unique
+
+
+def test_without_a_baseline_on_the_target_there_is_no_search(
+    write_spec, registry, tmp_path
+) -> None:
+    spec = write_spec(
+        SEARCH_HEAD.replace(
+            "targets: [{backend: torch, device: cpu, options: {threads: 1}}]",
+            "targets: [{backend: torch, device: cpu, options: {threads: 1}}, "
+            "{backend: torch, device: cuda, name: gpu}]",
+        ),
+        FAST,
+        SIZE_SEARCH.replace("seed: 1", "seed: 1\n  target: gpu"),
+    )
+    outcome = run_spec(load_spec(spec, registry), registry, tmp_path / "out", isolate=False)
+    if outcome.rows[-1]["status"] == "ok":
+        pytest.skip("this machine has a CUDA device")
+    answer = outcome.search.answer
+    assert answer.status == "no baseline" and not answer.found and answer.trials == 0
+    assert outcome.search.lines[-1].startswith("no search: the baseline did not measure on gpu")

@@ -189,7 +189,10 @@ def answer_lines(answer: Answer, search: ResolvedSearch) -> list[str]:
             failures = "; ".join(check.failure() for check in summary.verdict.violated)
             lines.append(f"  {summary.variant}: {failures}")
     elif answer.status == NO_BASELINE:
-        lines.append("the baseline failed on the search's target: nothing to compare with")
+        lines.append(
+            f"no search: the baseline did not measure on {search.target.label} (skipped or "
+            "failed, see its row), and trials are judged against it"
+        )
     else:
         lines.append("no trial finished")
     return lines
