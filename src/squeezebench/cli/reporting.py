@@ -15,6 +15,7 @@ from squeezebench.harness.jobs import Job
 from squeezebench.plugins.contracts import summary_of
 from squeezebench.plugins.registry import Registry
 from squeezebench.results.formatting import short_reason, without_log_reference
+from squeezebench.results.status import ERROR, OK
 
 
 class ProgressReporter:
@@ -43,6 +44,16 @@ class ProgressReporter:
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
+    def targets_unavailable(self, targets: list[tuple[Any, str]]) -> None:
+        """Say, once and before any work, which targets cannot run here and why."""
+        for target, reason in targets:
+            then = "fail" if target.if_unavailable == "fail" else "be skipped"
+            self._progress.console.print(
+                Text("unavailable ", "yellow")
+                + Text(f"{target.label}: {reason} (its jobs will {then})"),
+                highlight=False,
+            )
+
     def run_started(self, jobs: list[Job]) -> None:
         """Create the bar."""
         self._task = self._progress.add_task("jobs", total=len(jobs))
@@ -58,7 +69,7 @@ class ProgressReporter:
         """Advance the bar."""
         self._progress.update(self._task, advance=1)
         self._progress.refresh()
-        if rows and rows[0]["status"] != "ok":
+        if rows and rows[0]["status"] != OK:
             self._progress.console.print(
                 Text(f"{rows[0]['status']} {job.variant.name} @ {job.target.label}: ", "yellow")
                 + Text(short_reason(rows[0]["reason"], limit=400))
@@ -155,13 +166,13 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
             )
             cells += [p50, _number(row.get("speedup"), "{:.2f}x")]
         status = first["status"]
-        if status == "ok":
+        if status == OK:
             cells.append(Text(status))
         else:
             reason, log = without_log_reference(short_reason(first.get("reason"), 400))
             note = reasons.setdefault(reason, len(reasons) + 1)
             logs.setdefault(reason, []).extend([log] if log else [])
-            cells.append(Text(f"{status} [{note}]", "red" if status == "error" else "yellow"))
+            cells.append(Text(f"{status} [{note}]", "red" if status == ERROR else "yellow"))
         table.add_row(*cells)
     notes = [
         f"[{number}] {reason}{_logs_phrase(logs[reason])}" for reason, number in reasons.items()

@@ -8,7 +8,6 @@ run is resumed.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +23,7 @@ from squeezebench.harness.measure.rounds import (
 )
 from squeezebench.harness.measure.window import ConditionReading, Window
 from squeezebench.harness.workspace import JobResult
-
-OK = "ok"
+from squeezebench.results.status import ERROR, OK, Status
 
 
 @dataclass
@@ -34,7 +32,7 @@ class JobRecord:
 
     job: Job
     identity: dict[str, Any]
-    status: str
+    status: Status
     reason: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     outputs: np.ndarray | None = None
@@ -59,7 +57,7 @@ class JobRecord:
     def add_round(self, result: JobResult) -> None:
         """Add one more timing round; a failed round makes the job an error, with its reason."""
         if result.status != OK:
-            self.status = "error"
+            self.status = ERROR
             self.reason = f"timing round {len(self.rounds) + 1} failed: {result.reason}"
             return
         self.rounds.append(list(result.windows))
@@ -71,7 +69,7 @@ class JobRecord:
         if self.status != OK or contention.on_contention != "fail":
             return
         if any(w.contended for windows in self.rounds for w in windows):
-            self.status = "error"
+            self.status = ERROR
             self.reason = (
                 "measured under contention (benchmark.contention.on_contention: fail): "
                 "other processes were busy on our cores or GPU while timing"
@@ -232,11 +230,3 @@ _SHARED_METRICS = (
     "gpu_name",
     "runtime_notes",
 )
-
-
-def median_p50(record: JobRecord, batch_size: int) -> float | None:
-    """The record's p50 at ``batch_size`` (median of the rounds' medians), or None."""
-    if not record.measured:
-        return None
-    index = record.job.benchmark.batch_sizes.index(batch_size)
-    return float(statistics.median(statistics.median(r[index].samples_ms) for r in record.rounds))

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from squeezebench.harness.measure.energy import EnergyReading, energy_per_inference
 from squeezebench.harness.measure.window import Window
 
 
@@ -82,11 +83,14 @@ def energy_columns(windows: Sequence[Window], batch_size: int) -> dict[str, Any]
     if not measured:
         reasons = [r.energy_reason for r in readings if r.energy_reason]
         return {"energy_reason": reasons[0] if reasons else "no energy counter was read"}
-    per_batch = sum(r.energy_joules or 0.0 for r in measured) / sum(r.calls for r in measured)
+    total = EnergyReading(
+        sum(r.energy_joules or 0.0 for r in measured), measured[0].energy_source, None, 0.0
+    )
+    energy = energy_per_inference(total, sum(r.calls for r in measured), batch_size)
     return {
-        "energy_source": measured[0].energy_source,
-        "energy_j_per_batch": per_batch,
-        "energy_j_per_sample": per_batch / batch_size,
+        "energy_source": energy.source,
+        "energy_j_per_batch": energy.joules_per_batch,
+        "energy_j_per_sample": energy.joules_per_sample,
     }
 
 

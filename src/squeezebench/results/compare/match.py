@@ -64,6 +64,7 @@ from squeezebench.results.compare.render import (
 )
 from squeezebench.results.formatting import short_reason
 from squeezebench.results.runs import RunSelection, select_runs
+from squeezebench.results.status import ERROR, OK
 from squeezebench.suggest import unknown_name_message
 
 __all__ = [
@@ -141,9 +142,9 @@ def _unmatched(row: Mapping[str, Any], batch_size: int, detail: str) -> Unmatche
 def _status_detail(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return (
         f"baseline {before['status']}"
-        + (f" ({short_reason(before.get('reason'))})" if before["status"] != "ok" else "")
+        + (f" ({short_reason(before.get('reason'))})" if before["status"] != OK else "")
         + f", new {after['status']}"
-        + (f" ({short_reason(after.get('reason'))})" if after["status"] != "ok" else "")
+        + (f" ({short_reason(after.get('reason'))})" if after["status"] != OK else "")
     )
 
 
@@ -166,9 +167,9 @@ def compare_rows(
     for key in sorted(base.keys() & new.keys(), key=lambda k: _order(new[k])):
         before, after = base[key], new[key]
         comparison.matched += 1
-        if before["status"] != "ok" or after["status"] != "ok":
+        if before["status"] != OK or after["status"] != OK:
             item = _unmatched(after, key[1], _status_detail(before, after))
-            if before["status"] == "ok" and after["status"] == "error":
+            if before["status"] == OK and after["status"] == ERROR:
                 comparison.status_regressions.append(item)
             else:
                 comparison.not_compared.append(item)
