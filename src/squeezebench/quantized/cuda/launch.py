@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from squeezebench.quantized.cuda import source
+from squeezebench.quantized.cuda import source, wide_source
 from squeezebench.quantized.cuda.source import FusedConfig
+from squeezebench.quantized.cuda.wide_source import WideConfig
 
 
 @functools.cache
@@ -79,12 +80,14 @@ def prepare_fused(
     bits: int,
     group_size: int,
     config: FusedConfig,
+    tiled: bool = False,
 ) -> Callable[[int, int, int], None]:
     """A launcher of the fused kernel for ``rows`` rows, all but x and out fixed.
 
     The returned function takes the data pointers of x (rows, padded_in_features,
     contiguous) and of out (rows, N, contiguous), and torch's current stream pointer. It
     saves the per-call cost of naming, looking up and packing the constant arguments.
+    ``tiled``: the buffers are in the tiled layout.
     """
     out_features = packed.shape[0]
     name = source.fused_name(
@@ -94,6 +97,7 @@ def prepare_fused(
         scales.dtype == torch.float32,
         config,
         source.scale_after(bits, group_size, scales.shape[1], config),
+        tiled,
     )
     index = device_index(packed.device)
     kernel = _function(name, index)
@@ -116,6 +120,54 @@ def prepare_fused(
     return run
 
 
+def prepare_wide(
+    packed: torch.Tensor,
+    scales: torch.Tensor,
+    zero_points: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    *,
+    activation: torch.dtype,
+    rows: int,
+    padded_in_features: int,
+    bits: int,
+    group_size: int,
+    config: WideConfig,
+    grid: int,
+) -> Callable[[int, int, int, int, int], None]:
+    """A launcher of the wide kernel (tiled layout, float16 scales) for up to 64 ``rows``.
+
+    The returned function takes the data pointers of x and out (as for
+    :func:`prepare_fused`), torch's current stream pointer, and the pointers of a zeroed
+    float32 workspace of at least ``N * 8 * config.batch_tiles`` elements and of zeroed
+    uint32 counters, one per output tile: the kernel leaves both zero.
+    """
+    out_features = packed.shape[0]
+    after = wide_source.wide_scale_after(bits, group_size, scales.shape[1], config)
+    name = wide_source.wide_name(
+        str(activation).removeprefix("torch."), bits, zero_points is not None, config, after
+    )
+    index = device_index(packed.device)
+    kernel = _function(name, index)
+    head = (_pointer(packed), _pointer(scales), _pointer(zero_points), _pointer(bias))
+    tail = (
+        np.int32(out_features),
+        np.int32(padded_in_features),
+        np.int32(rows),
+        np.int32(scales.shape[1]),
+        np.int32(group_size),
+        np.int64(padded_in_features),
+        np.int64(out_features),
+    )
+    threads = config.threads
+
+    def run(x_pointer: int, out_pointer: int, stream: int, workspace: int, counters: int) -> None:
+        pointers = (np.uint64(x_pointer), np.uint64(out_pointer))
+        scratch = (np.uint64(workspace), np.uint64(counters))
+        _run(kernel, grid, threads, (*head, *pointers, *scratch, *tail), index, stream)
+
+    return run
+
+
 def fused_gemm(
     x: torch.Tensor,
     packed: torch.Tensor,
@@ -127,6 +179,7 @@ def fused_gemm(
     bits: int,
     group_size: int,
     config: FusedConfig,
+    tiled: bool = False,
 ) -> torch.Tensor:
     """``out = x @ W.T (+ bias)`` for up to 32 rows of ``x``, W read from its packed bytes.
 
@@ -145,6 +198,7 @@ def fused_gemm(
         bits=bits,
         group_size=group_size,
         config=config,
+        tiled=tiled,
     )
     run(x.data_ptr(), out.data_ptr(), torch.cuda.current_stream(x.device).cuda_stream)
     return out
@@ -160,11 +214,12 @@ def dequantize(
     scheme: str,
     padded_in_features: int,
     group_size: int,
+    tiled: bool = False,
 ) -> torch.Tensor:
     """Write the dense ``(N, K)`` weight into ``out`` (float16, bfloat16 or float32)."""
     out_features, in_features = out.shape
     name = source.dequantize_name(
-        bits, scheme, scales.dtype == torch.float32, str(out.dtype).removeprefix("torch.")
+        bits, scheme, scales.dtype == torch.float32, str(out.dtype).removeprefix("torch."), tiled
     )
     args = (
         _pointer(packed),
