@@ -6,6 +6,7 @@ worker process), and :mod:`squeezebench.harness.baseline` relates it to the base
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,7 @@ def measure_on_target(
             measurement.outputs = outputs
             measurement.metrics["metric"] = data.metric
             measurement.metrics["accuracy"] = score(data.metric, outputs, data.test.labels)
+    runtime_notes(runner)  # what the accuracy pass chose is not about the batch sizes below
     for batch_size in settings.batch_sizes:
         placed = runner.place(latency_batch(data, example, batch_size))
         with PeakMemory() as peak:
@@ -97,6 +99,13 @@ def measure_on_target(
                 "latency_samples_ms": stats.samples_ms,
                 "throughput_per_s": batch_size / (stats.p50 / 1e3) if stats.p50 > 0 else None,
                 "peak_memory_bytes": peak.growth_bytes,
+                "runtime_notes": json.dumps(notes) if (notes := runtime_notes(runner)) else None,
             }
         )
     return measurement
+
+
+def runtime_notes(runner: Runner) -> list[str]:
+    """The runner's notes since the last call (none from runners without the hook)."""
+    notes = getattr(runner, "notes", None)
+    return list(notes()) if callable(notes) else []

@@ -76,6 +76,7 @@ _COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("convert_seconds", pa.float64(), "wall time of the inserted conversions"),
     ("prepare_seconds", pa.float64(), "backend preparation: session, compile or engine build"),
     ("method_log", pa.string(), "JSON list of what each method reported changing"),
+    ("runtime_notes", pa.string(), "JSON list of what the runtime chose at this batch size"),
     # environment
     ("threads", pa.int32(), "intra-op threads used"),
     ("torch_version", pa.string(), "torch.__version__"),
