@@ -136,12 +136,15 @@ __global__ void __launch_bounds__(WARPS * 32, 1) weight_only_gemm_wide(
         auto load = [&](WeightStage<R>& s, int slot, int kb) {
             if (kb < kb_end) {
                 const u32 base = shared_address(&staged[slot][0]);
-                for (int e = threadIdx.x; e < ROWS * CHUNKS; e += THREADS) {
+#pragma unroll
+                for (int i = 0; i < (ROWS * CHUNKS + THREADS - 1) / THREADS; ++i) {
+                    const int e = threadIdx.x + i * THREADS;
                     const int n = e / CHUNKS;
                     const int c = e - n * CHUNKS;
                     const u32 dst = base + (n * CHUNKS + swizzled_chunk(n, c, CHUNKS)) * 16;
                     const bool inside = n < B;
-                    cp_async_16(dst, inside ? x + n * ldx + kb * KB + c * 8 : x, inside ? 16 : 0);
+                    if (e < ROWS * CHUNKS)
+                        cp_async_16(dst, inside ? x + n * ldx + kb * KB + c * 8 : x, inside ? 16 : 0);
                 }
                 const int group = G == 1 ? 0 : (kb * KB + t * CPT) / group_size;
                 const unsigned long long policy = evict_first_policy();  // 1 instruction
