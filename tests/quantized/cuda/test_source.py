@@ -88,3 +88,12 @@ def test_the_source_is_the_kernel_files_in_order() -> None:
     text = source.source()
     positions = [text.index(path.read_text()[:200]) for path in source.SOURCE_FILES]
     assert positions == sorted(positions)
+
+
+def test_kernels_find_groups_with_a_shift() -> None:
+    from squeezebench.quantized.cuda.launch import group_shift
+
+    assert group_shift(128, 64) == 7 and group_shift(11008, 1) == 0  # per channel: unused
+    with pytest.raises(ValueError, match="power-of-two group sizes"):
+        group_shift(96, 4)
+    assert not source.fused_supported(4, "symmetric", 96, 4, 384)  # dequantize path

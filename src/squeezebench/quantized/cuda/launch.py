@@ -43,6 +43,16 @@ def _external_stream(pointer: int, device_index: int) -> Any:
         return cupy.cuda.ExternalStream(pointer, device_index)
 
 
+def group_shift(group_size: int, groups: int) -> int:
+    """log2 of a power-of-two group size: the fused and wide kernels shift, never divide
+    (0 per channel, where it is not used)."""
+    if groups == 1:
+        return 0
+    if group_size & (group_size - 1):
+        raise ValueError(f"the fused kernels take power-of-two group sizes (got {group_size})")
+    return group_size.bit_length() - 1
+
+
 def _pointer(tensor: torch.Tensor | None) -> np.uint64:
     return np.uint64(0 if tensor is None else tensor.data_ptr())
 
@@ -107,7 +117,7 @@ def prepare_fused(
         np.int32(padded_in_features),
         np.int32(rows),
         np.int32(scales.shape[1]),
-        np.int32(group_size),
+        np.int32(group_shift(group_size, scales.shape[1])),
         np.int64(padded_in_features),
         np.int64(out_features),
     )
@@ -154,7 +164,7 @@ def prepare_wide(
         np.int32(padded_in_features),
         np.int32(rows),
         np.int32(scales.shape[1]),
-        np.int32(group_size),
+        np.int32(group_shift(group_size, scales.shape[1])),
         np.int64(padded_in_features),
         np.int64(out_features),
     )

@@ -44,7 +44,7 @@ def available_paths(layer: QuantizedLinear, dtype: torch.dtype, batch: int) -> l
         paths.append("fused")
     scale_dtype = str(layer.scales.dtype).removeprefix("torch.")
     wide = wide_source.wide_supported(fmt.bits, fmt.scheme, fmt.layout, scale_dtype, name)
-    if wide and batch <= wide_source.MAX_WIDE_CHUNKED_BATCH:
+    if wide and fused and batch <= wide_source.MAX_WIDE_CHUNKED_BATCH:
         paths.append("wide")
     paths += ["dequantize", "dense"]
     return paths

@@ -212,12 +212,14 @@ def fused_supported(bits: int, scheme: str, group_size: int, groups: int, padded
     """Whether the fused kernel takes this packed format.
 
     It needs 4 or 8 bits, an affine scheme, rows of whole 16-byte chunks, and each lane's
-    chunk of codes inside one group (per channel, or groups a multiple of the chunk).
+    chunk of codes inside one group: per channel, or power-of-two groups (the kernels find a
+    code's group with a shift) of at least one chunk.
     """
     if bits not in FUSED_BITS or scheme not in ("symmetric", "asymmetric"):
         return False
     chunk = codes_per_lane(bits)
-    return padded % chunk == 0 and (groups == 1 or group_size % chunk == 0)
+    power_of_two = group_size & (group_size - 1) == 0
+    return padded % chunk == 0 and (groups == 1 or (group_size >= chunk and power_of_two))
 
 
 def all_instances() -> list[str]:

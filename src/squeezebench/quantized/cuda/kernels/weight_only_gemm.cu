@@ -356,7 +356,8 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
     const float* __restrict__ bias,   // (N) or null
     const u16* __restrict__ x,        // (B, ldx), Kp valid columns
     u16* __restrict__ y,              // (B, ldy)
-    int N, int Kp, int B, int G, int group_size, long long ldx, long long ldy) {
+    int N, int Kp, int B, int G, int group_shift, long long ldx, long long ldy) {
+    // group_shift: log2 of the group size (a power of two; unused per channel, G == 1)
     constexpr int CPT = 128 / BITS;  // 32 int4 / 16 int8 codes per lane per K block
     constexpr int KB = 4 * CPT;      // codes per K block
     constexpr int WORDS = 4;         // 32-bit words per lane per row per K block
@@ -386,7 +387,7 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
     auto load = [&](Stage<BITS, R, NT>& s, int kb) {
         s.k0 = kb * KB + t * CPT;
         const bool k_valid = kb < blocks_k && s.k0 < Kp;
-        const int group = (G == 1 || !k_valid) ? 0 : s.k0 / group_size;
+        const int group = (G == 1 || !k_valid) ? 0 : s.k0 >> group_shift;
 #pragma unroll
         for (int r = 0; r < R; ++r)
 #pragma unroll

@@ -80,7 +80,8 @@ struct WeightStage {
 
 // Template parameters: activation tag, bits, asymmetric, NT batch tiles of 8 (8 * NT rows
 // staged), R row tiles of 16 per warp, WARPS per block, STAGES K blocks in flight, SCALE_AFTER
-// as in weight_only_gemm (one group per row per K block: the integer path).
+// as in weight_only_gemm (one group per row per K block: the integer path). group_shift is
+// log2 of the group size, as in weight_only_gemm.
 template <typename Act, int BITS, bool ASYM, int NT, int R, int WARPS, int STAGES,
           bool SCALE_AFTER>
 __global__ void __launch_bounds__(WARPS * 32, 1) weight_only_gemm_wide(
@@ -92,7 +93,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) weight_only_gemm_wide(
     u16* __restrict__ y,             // (B, ldy)
     float* __restrict__ workspace,   // (N, 8 * NT) zeros, left zero
     unsigned* __restrict__ counters, // one per output tile, zeros, left zero
-    int N, int Kp, int B, int G, int group_size, long long ldx, long long ldy) {
+    int N, int Kp, int B, int G, int group_shift, long long ldx, long long ldy) {
     constexpr int CPT = 128 / BITS;
     constexpr int KB = 4 * CPT;
     constexpr int WORDS = 4;
@@ -146,7 +147,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) weight_only_gemm_wide(
                     if (e < ROWS * CHUNKS)
                         cp_async_16(dst, inside ? x + n * ldx + kb * KB + c * 8 : x, inside ? 16 : 0);
                 }
-                const int group = G == 1 ? 0 : (kb * KB + t * CPT) / group_size;
+                const int group = G == 1 ? 0 : (kb * KB + t * CPT) >> group_shift;
                 const unsigned long long policy = evict_first_policy();  // 1 instruction
 #pragma unroll
                 for (int r = 0; r < R; ++r)
