@@ -87,8 +87,10 @@ class FakeGPU:
 
 
 @pytest.fixture
-def gpu(monkeypatch, tmp_path) -> FakeGPU:
-    return FakeGPU(monkeypatch, tmp_path)
+def gpu(monkeypatch, tmp_path):
+    fake = FakeGPU(monkeypatch, tmp_path)
+    yield fake
+    fake.new_process()  # leave no decision, plan or note behind for other tests
 
 
 def _forward(layer: QuantizedLinear, batch: int) -> torch.Tensor:
