@@ -51,6 +51,12 @@ def test_every_instance_is_compiled_for_both_architectures(ptxas_reports) -> Non
         )
 
 
+def test_kernels_are_found_by_the_names_launch_computes(ptxas_reports) -> None:
+    """``launch`` looks kernels up by ``source.mangled_name``: it must be the compiler's."""
+    compiled = set(re.findall(r"Compiling entry function '(\w+)'", ptxas_reports["90"]))
+    assert compiled == {source.mangled_name(name) for name in source.all_instances()}
+
+
 def test_no_instance_spills_on_hopper(ptxas_reports) -> None:
     """The launch shapes were chosen on sm_90: there, no register spills and no stack frame.
     (On sm_80 one int8 instance of the row layout spills 8 bytes; slower there, correct.)"""

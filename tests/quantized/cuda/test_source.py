@@ -97,3 +97,19 @@ def test_kernels_find_groups_with_a_shift() -> None:
     with pytest.raises(ValueError, match="power-of-two group sizes"):
         group_shift(96, 4)
     assert not source.fused_supported(4, "symmetric", 96, 4, 384)  # dequantize path
+
+
+def test_mangled_names_are_the_compilers() -> None:
+    """Symbols as nvcc 13.0 emitted them (test_compile and test_nvrtc check every instance
+    where a compiler is present)."""
+    fused = "weight_only_gemm<F16, 4, false, false, 1, 2, 8, 2, true, true, true>"
+    assert source.mangled_name(fused) == (
+        "_Z16weight_only_gemmI3F16Li4ELb0ELb0ELi1ELi2ELi8ELi2ELb1ELb1ELb1EE"
+        "vPKhPKvS2_PKfPKtPtiiiiixx"
+    )
+    assert source.mangled_name("weight_only_gemm_wide<BF16, 8, true, 4, 2, 4, 2, false>") == (
+        "_Z21weight_only_gemm_wideI4BF16Li8ELb1ELi4ELi2ELi4ELi2ELb0EEvPKhPKtS2_PKfS4_PtPfPjiiiiixx"
+    )
+    assert source.mangled_name("dequantize_packed<4, 0, false, 0, true>") == (
+        "_Z17dequantize_packedILi4ELi0ELb0ELi0ELb1EEvPKhPKvS1_Pviiiiix"
+    )

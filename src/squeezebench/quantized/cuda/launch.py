@@ -25,13 +25,18 @@ from squeezebench.quantized.cuda.wide_source import WideConfig
 
 @functools.cache
 def _function(name: str, device_index: int) -> Any:
+    """The kernel of template instance ``name``, compiled for device ``device_index``.
+
+    The source gets an explicit instantiation of ``name`` and the kernel is looked up by its
+    mangled name: CuPy then keeps the binary in its disk cache (with ``name_expressions`` it
+    would recompile in every process).
+    """
     import cupy
 
+    code = source.source() + "\n" + source.explicit_instantiations([name])
     with cupy.cuda.Device(device_index):
-        module = cupy.RawModule(
-            code=source.source(), options=source.COMPILE_OPTIONS, name_expressions=(name,)
-        )
-        return module.get_function(name)
+        module = cupy.RawModule(code=code, options=source.COMPILE_OPTIONS)
+        return module.get_function(source.mangled_name(name))
 
 
 @functools.cache

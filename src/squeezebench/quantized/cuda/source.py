@@ -267,6 +267,30 @@ _SIGNATURES = {
 }
 
 
+_MANGLED_PARAMETERS = {
+    "weight_only_gemm_wide": "vPKhPKtS2_PKfS4_PtPfPjiiiiixx",
+    "weight_only_gemm": "vPKhPKvS2_PKfPKtPtiiiiixx",
+    "dequantize_packed": "vPKhPKvS1_Pviiiiix",
+}
+"""The Itanium-mangled return and parameter types of each kernel (fixed per kernel: its
+template arguments always hold one type, or none, so substitutions number the same)."""
+
+
+def mangled_name(name: str) -> str:
+    """The symbol of template instance ``name`` (``weight_only_gemm<F16, 4, ...>``), as the
+    compiler mangles it (checked against nvcc and NVRTC by the compile tests)."""
+    kernel, arguments = name.rstrip(">").split("<", 1)
+    encoded = []
+    for argument in (a.strip() for a in arguments.split(",")):
+        if argument in ("true", "false"):
+            encoded.append(f"Lb{int(argument == 'true')}E")
+        elif argument.isdigit():
+            encoded.append(f"Li{argument}E")
+        else:
+            encoded.append(f"{len(argument)}{argument}")
+    return f"_Z{len(kernel)}{kernel}I{''.join(encoded)}E{_MANGLED_PARAMETERS[kernel]}"
+
+
 def explicit_instantiations(names: list[str]) -> str:
     """C++ that instantiates ``names`` (for compiling with nvcc, which has no name list)."""
     lines = []
