@@ -74,3 +74,13 @@ def test_choose_order_forced_then_known_then_calibrated(tmp_path) -> None:
     assert (forced.path, forced.source) == ("fused", "heuristic")  # wide cannot run here
     unknown = DispatchKey("Other GPU", "float16", "x", 1, 1, 1)
     assert choose(unknown, available, "fused", setting, store, None).source == "heuristic"
+
+
+def test_decisions_made_for_other_kernels_are_made_again(tmp_path) -> None:
+    file = tmp_path / "d.json"
+    DecisionStore(file, kernels="old").put(KEY, Decision("fused", "calibrated"))
+    assert json.loads(file.read_text())["decisions"][KEY.text()]["kernels"] == "old"
+    assert DecisionStore(file, kernels="old").get(KEY).path == "fused"
+    assert DecisionStore(file, kernels="new").get(KEY) is None
+    file.write_text(json.dumps({"decisions": {KEY.text(): {"path": "dense"}}}))
+    assert DecisionStore(file, kernels="new").get(KEY).path == "dense"  # pinned by hand

@@ -12,8 +12,9 @@
   heuristic), e.g. to compare paths.
 
 The decision file can be edited by hand: ``{"decisions": {"<key>": {"path": "dequantize"}}}``
-pins a key (keys as :meth:`DispatchKey.text` writes them). An unreadable file is ignored
-with a warning: inference never fails because of it.
+pins a key (keys as :meth:`DispatchKey.text` writes them). Entries written by calibration
+carry a fingerprint of the kernels and are ignored by other kernels. An unreadable file is
+ignored with a warning: inference never fails because of it.
 """
 
 from __future__ import annotations
@@ -64,10 +65,16 @@ def dispatch_setting(value: str | None = None) -> DispatchSetting:
 
 
 class DecisionStore:
-    """Decisions in memory, backed by a JSON file shared by processes (None: memory only)."""
+    """Decisions in memory, backed by a JSON file shared by processes (None: memory only).
 
-    def __init__(self, file: Path | None) -> None:
+    ``kernels`` fingerprints the kernel source and launch shapes: decisions written with
+    another fingerprint (older kernels) are ignored, so they are made again; entries
+    without one (written by hand) are taken as they are.
+    """
+
+    def __init__(self, file: Path | None, kernels: str | None = None) -> None:
         self.file = file
+        self.kernels = kernels
         self._memory: dict[str, Decision] = {}
         self._loaded = False
 
@@ -86,7 +93,7 @@ class DecisionStore:
             return
         try:
             entries = self._raw_entries()
-            entries[key.text()] = decision.to_json()
+            entries[key.text()] = {**decision.to_json(), "kernels": self.kernels}
             self.file.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.file.with_name(f".{self.file.name}.{os.getpid()}.tmp")
             payload = {"format_version": FILE_VERSION, "decisions": entries}
@@ -111,6 +118,9 @@ class DecisionStore:
     def _read(self) -> dict[str, Decision]:
         decisions = {}
         for text, entry in self._raw_entries().items():
+            written_for = entry.get("kernels") if isinstance(entry, dict) else None
+            if written_for is not None and written_for != self.kernels:
+                continue  # made for other kernels: decide again
             try:
                 decisions[text] = Decision.from_json(entry, "cached")
             except (ValueError, TypeError, AttributeError) as error:

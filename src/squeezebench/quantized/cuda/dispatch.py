@@ -18,6 +18,7 @@ float64.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import warnings
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from squeezebench.quantized.cuda import calibration, paths
+from squeezebench.quantized.cuda import calibration, paths, source
 from squeezebench.quantized.cuda.calibration import Decision, DispatchKey
 from squeezebench.quantized.cuda.decisions import DecisionStore, choose, dispatch_setting
 from squeezebench.quantized.cuda.record import record_use
@@ -221,4 +222,12 @@ def _l2_bytes(device: torch.device) -> int:
 
 @functools.cache
 def _store(file: Path | None) -> DecisionStore:
-    return DecisionStore(file)
+    return DecisionStore(file, kernels_fingerprint())
+
+
+def kernels_fingerprint() -> str:
+    """What decisions depend on besides the GPU: the kernel source and launch shapes."""
+    from squeezebench.quantized.cuda import wide_source
+
+    text = source.source() + repr(source.configs_in_use()) + repr(wide_source.DEFAULT_WIDE_CONFIGS)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
