@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (about 6-9 minutes): compile every kernel instance into
+# One call on a lent GPU machine (at most DEADLINE, 570 s): compile every kernel instance into
 # CuPy's cache, the GPU tests, an ncu profile of the int4 kernels, the benchmark against
 # cuBLAS and the copy bandwidth (batch 1, 16, 64, every path, the dispatch's choice), and the
 # end-to-end decoder-mlp example. Everything lands in $OUT.
