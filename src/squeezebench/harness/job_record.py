@@ -8,6 +8,7 @@ run is resumed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +141,7 @@ def _rounds_from_rows(rows: list[dict[str, Any]]) -> list[list[Window]]:
             window = Window(row["batch_size"], samples[start : start + count])
             start += count
             if index == 0:
+                window.notes = json.loads(row["runtime_notes"]) if row.get("runtime_notes") else []
                 window.contended = bool(row.get("contended"))
                 window.retries = int(row.get("contention_retries") or 0)
                 window.peak_memory_bytes = row.get("peak_memory_bytes")
@@ -195,6 +197,7 @@ _DERIVED = {
     "energy_reason",
     "energy_j_per_batch",
     "energy_j_per_sample",
+    "runtime_notes",
     "compression_ratio",
     "accuracy_delta",
     "fidelity",
@@ -228,5 +231,4 @@ _SHARED_METRICS = (
     "hostname",
     "cpu_model",
     "gpu_name",
-    "runtime_notes",
 )

@@ -10,6 +10,7 @@ percentiles.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -73,7 +74,14 @@ def condition_columns(windows: Sequence[Window]) -> dict[str, Any]:
         "gpu_other_processes": _maximum([r.gpu_other_processes for r in readings]),
         "gpu_throttle": ", ".join(throttles) or None,
         "peak_memory_bytes": _maximum([w.peak_memory_bytes for w in windows]),
+        "runtime_notes": _notes(windows),
     }
+
+
+def _notes(windows: Sequence[Window]) -> str | None:
+    """The runtime's notes of every round, each once, in order (JSON), or None."""
+    notes = list(dict.fromkeys(note for w in windows for note in w.notes))
+    return json.dumps(notes) if notes else None
 
 
 def energy_columns(windows: Sequence[Window], batch_size: int) -> dict[str, Any]:
