@@ -3,7 +3,7 @@
 matplotlib is imported only when a plot is drawn, and only its object-oriented API with the
 Agg canvas (no pyplot, no global backend switch), so the CLI starts without it and a report
 can be drawn from a program that uses another backend. Install it with
-``pip install squeezebench[report]``.
+``pip install 'squeezebench[report]'``.
 
 Every plot marks the baseline with a black star (on top), colours variants by method family,
 fills the Pareto-optimal ones and leaves dominated ones hollow, and draws the Pareto front as
