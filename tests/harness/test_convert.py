@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from squeezebench.errors import ConversionError
+from squeezebench.harness.preflight import unavailable_targets
 from squeezebench.harness.run import run_spec
 from squeezebench.plugins import hookimpl
 from squeezebench.plugins.contracts import Backend, Converter, Method
@@ -17,7 +18,6 @@ from squeezebench.plugins.conversion import (
     chain_label,
     find_chain,
     run_chain,
-    unavailable_targets,
 )
 from squeezebench.plugins.manager import build_plugin_manager, build_registry
 from squeezebench.plugins.registry import Registry
