@@ -40,60 +40,15 @@ from squeezebench.results.compare.judge import judge
 from squeezebench.results.compare.model import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
-    IMPROVEMENT,
-    INCONCLUSIVE,
-    INFO,
     METRIC_NAMES,
     METRICS,
-    NOT_SIGNIFICANT,
-    REGRESSION,
-    UNCHANGED,
-    WITHIN,
-    Change,
-    CompareExit,
     Comparison,
-    Metric,
     Unmatched,
-)
-from squeezebench.results.compare.render import (
-    CHANGE_HEADERS,
-    FORMATS,
-    render,
-    render_markdown,
-    render_text,
 )
 from squeezebench.results.formatting import short_reason
 from squeezebench.results.runs import RunSelection, select_runs
 from squeezebench.results.status import ERROR, OK
 from squeezebench.suggest import unknown_name_message
-
-__all__ = [
-    "CHANGE_HEADERS",
-    "DEFAULT_ALPHA",
-    "DEFAULT_THRESHOLD",
-    "FORMATS",
-    "IMPROVEMENT",
-    "INCONCLUSIVE",
-    "INFO",
-    "METRICS",
-    "METRIC_NAMES",
-    "NOT_SIGNIFICANT",
-    "REGRESSION",
-    "UNCHANGED",
-    "WITHIN",
-    "Change",
-    "CompareExit",
-    "Comparison",
-    "Metric",
-    "Unmatched",
-    "compare",
-    "compare_rows",
-    "parse_threshold",
-    "parse_threshold_for",
-    "render",
-    "render_markdown",
-    "render_text",
-]
 
 
 def parse_threshold(text: str) -> float:

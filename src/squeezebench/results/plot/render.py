@@ -22,17 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from squeezebench.results.plot.figure import DOMINATED_COLOR, DPI, FRONT_COLOR, figure_png
+from squeezebench.results.plot.figure import figure_png
 from squeezebench.results.plot.panels import group_panels
-
-__all__ = [
-    "DOMINATED_COLOR",
-    "DPI",
-    "FRONT_COLOR",
-    "PlotImage",
-    "matplotlib_available",
-    "render_plots",
-]
 
 
 def matplotlib_available() -> bool:
