@@ -208,7 +208,7 @@ def condition_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     oversubscribed = {
         row["conditions"].split(";")[0]
         for row in timed
-        if row.get("conditions") and "threads requested" in row["conditions"]
+        if isinstance(row.get("conditions"), str) and "threads requested" in row["conditions"]
     }
     lines += sorted(oversubscribed)
     return lines
@@ -216,13 +216,18 @@ def condition_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 def drift_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     """One line per target: how much its baseline's speed changed from start to end."""
-    by_target: dict[str, dict[int, float]] = {}
+    by_target: dict[str, dict[int, float | None]] = {}
     for row in rows:
-        if row.get("drift") is not None and row.get("variant") == "baseline":
-            by_target.setdefault(row["target"], {})[row["batch_size"]] = row["drift"]
+        if row.get("variant") == "baseline" and row.get("status") == OK and row.get("rounds"):
+            by_target.setdefault(row["target"], {})[row["batch_size"]] = row.get("drift")
     lines = []
     for target, changes in by_target.items():
-        parts = ", ".join(f"b={b} {change:+.1%}" for b, change in sorted(changes.items()))
+        if all(change is None for change in changes.values()):
+            continue  # no drift check, or only contended ones (said by the ! line)
+        parts = ", ".join(
+            f"b={b} {'unknown (contended)' if change is None else f'{change:+.1%}'}"
+            for b, change in sorted(changes.items())
+        )
         lines.append(f"drift on {target} (baseline timed again at the end): {parts}")
     return lines
 

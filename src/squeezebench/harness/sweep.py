@@ -26,6 +26,7 @@ from squeezebench.harness.baseline import BaselineReference
 from squeezebench.harness.job_record import JobRecord
 from squeezebench.harness.jobs import Job
 from squeezebench.harness.manifest import RunManifest
+from squeezebench.harness.measure.window import Window
 from squeezebench.harness.workspace import JobResult
 from squeezebench.results.status import ERROR, OK
 from squeezebench.results.store import RunStore
@@ -149,7 +150,7 @@ class Sweep:
                 drift[job.target.label] = {"error": result.reason}
                 continue
             drift[job.target.label] = {
-                f"b={window.batch_size}": _drift_entry(start, window.samples_ms)
+                f"b={window.batch_size}": _drift_entry(start, window)
                 for start, window in zip(record.rounds[0], result.windows, strict=True)
             }
         if drift:
@@ -159,7 +160,7 @@ class Sweep:
             record.drift = {
                 int(key[2:]): entry["change"]
                 for key, entry in measured.items()
-                if key.startswith("b=")
+                if key.startswith("b=") and entry.get("change") is not None
             }
 
     # -- phase 4 ------------------------------------------------------------------------
@@ -193,10 +194,18 @@ class Sweep:
         return rows
 
 
-def _drift_entry(start: Any, end_samples: list[float]) -> dict[str, float]:
+def _drift_entry(start: Window, end: Window) -> dict[str, Any]:
+    """The baseline's first window against its re-timing at the end of the run.
+
+    A drift is only measured between two clean windows: when either was timed under
+    contention, the change says more about the other processes than about the machine's
+    speed, so it is recorded as unknown (``change`` None, ``contended`` true).
+    """
     start_ms = float(statistics.median(start.samples_ms))
-    end_ms = float(statistics.median(end_samples))
-    return {"start_ms": start_ms, "end_ms": end_ms, "change": end_ms / start_ms - 1.0}
+    end_ms = float(statistics.median(end.samples_ms))
+    contended = start.contended or end.contended
+    change = None if contended else end_ms / start_ms - 1.0
+    return {"start_ms": start_ms, "end_ms": end_ms, "change": change, "contended": contended}
 
 
 def _has_errors(rows: list[dict[str, Any]]) -> bool:
