@@ -51,6 +51,9 @@ def test_the_best_is_the_smallest_feasible_and_equal_values_go_to_the_most_room(
     answer = choose(trials, search)
     assert answer.status == FOUND and [s.number for s in answer.best] == [1]
     assert [s.number for s in answer.ties] == [0]
+    assert "  ties (the same value, or a latency within its noise): #0 km" in answer_lines(
+        answer, search
+    )
     assert (answer.trials, answer.feasible, answer.repeats) == (5, 3, 1)
     lines = answer_lines(answer, search)
     assert lines[0].startswith("search: 5 trials (3 feasible, 0 failed, 1 repeats")
@@ -66,7 +69,8 @@ def test_latencies_whose_round_intervals_overlap_are_ties(write_spec, registry) 
     answer = choose([fast, close, slow], search)
     assert [s.number for s in answer.best] == [0] and [s.number for s in answer.ties] == [1]
     assert any(
-        "as good within the measured noise (ties): #1 km" in x for x in answer_lines(answer, search)
+        "ties (the same value, or a latency within its noise): #1 km" in x
+        for x in answer_lines(answer, search)
     )
 
 

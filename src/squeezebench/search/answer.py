@@ -182,7 +182,7 @@ def answer_lines(answer: Answer, search: ResolvedSearch) -> list[str]:
         lines += [f"  {describe(s, search)}" for s in answer.best]
         if answer.ties:
             names = ", ".join(s.variant or f"#{s.number}" for s in answer.ties[:5])
-            lines.append(f"  as good within the measured noise (ties): {names}")
+            lines.append(f"  ties (the same value, or a latency within its noise): {names}")
     elif answer.status == NONE_FEASIBLE:
         lines.append("no trial meets every constraint; the closest:")
         for summary in answer.closest:
