@@ -43,6 +43,16 @@ class ProgressReporter:
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
+    def targets_unavailable(self, found: list[tuple[Any, str]]) -> None:
+        """Say once, before any work, which targets no node of the cluster can serve."""
+        for target, reason in found:
+            then = "fail" if target.if_unavailable == "fail" else "be skipped"
+            self._progress.console.print(
+                f"[yellow]unavailable[/] {escape(target.label)}: {escape(reason)} "
+                f"(its jobs will {then})",
+                highlight=False,
+            )
+
     def run_started(self, jobs: list[Job]) -> None:
         """Create the bar."""
         self._task = self._progress.add_task("jobs", total=len(jobs))

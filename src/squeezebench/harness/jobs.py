@@ -89,7 +89,8 @@ def job_identity(
         "dataset": dataset,
         "variant": variant.name,
         "steps": json.loads(variant.steps_json()),
-        "target": target.model_dump(mode="json", exclude={"name", "if_unavailable"}),
+        # where it runs is not what it measures: resources only route the job
+        "target": target.model_dump(mode="json", exclude={"name", "if_unavailable", "resources"}),
         "seed": seed,
         "versions": versions or {},
     }
