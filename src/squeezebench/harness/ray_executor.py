@@ -37,6 +37,7 @@ from typing import Any
 
 from squeezebench.errors import UserError
 from squeezebench.harness.dispatch import TaskLost
+from squeezebench.harness.ray_artifacts import ArtifactBundles
 from squeezebench.harness.ray_routing import (
     TIMED_MODES,
     Demand,
@@ -104,7 +105,7 @@ class RayExecutor:
         self._lock = threading.Lock()
         self._nodes: list[Node] = []
         self._timing_nodes: dict[str, Node] = {}  # target label -> its timing node
-        self._bundles: dict[tuple[str, int], list[Any]] = {}  # (variant, seed) -> refs
+        self._bundles = ArtifactBundles(self._ray)
         self._pending: dict[int, _Attempt] = {}
         self._closed = False
         self.refresh_nodes()
@@ -214,6 +215,9 @@ class RayExecutor:
             self.refresh_nodes()
         node = self.timing_node(attempt.target) if timed else None
         reason = self.unservable(attempt.target) if node is None else None
+        if reason is not None and attempt.tries:  # its node died: not the target's fault
+            attempt.future.set_exception(TaskLost(f"its node died, and {reason}"))
+            return
         if reason is not None:
             failed = attempt.target.if_unavailable == "fail"
             status, tail = (
@@ -230,14 +234,14 @@ class RayExecutor:
             )
         key = (attempt.request.job["variant"]["name"], int(attempt.request.job["seed"]))
         sharing = self.share_artifacts and not self.shared_artifacts
-        bundles = list(self._bundles.get(key, [])) if sharing else []
+        bundles = self._bundles.of(key) if sharing else []
         outcome_ref, bundle_ref = self._remote.options(**options).remote(
             attempt.request, attempt.timeout, self.expected, self.shared_artifacts, *bundles
         )
         attempt.ref = outcome_ref
-        produces = sharing and attempt.request.mode != "time" and not attempt.tries
+        produces = sharing and attempt.request.mode != "time"
         if produces:  # later tasks of the variant wait for this one's artifacts
-            self._bundles.setdefault(key, []).append(bundle_ref)
+            self._bundles.add(key, bundle_ref)
         with self._lock:
             self._pending[id(attempt)] = attempt
         outcome_ref.future().add_done_callback(
@@ -253,7 +257,7 @@ class RayExecutor:
             self._failed(attempt, key, bundle, error)
             return
         if bundle is not None and not outcome.new_files:
-            self._forget(key, bundle)  # nothing to hand on: keep the argument lists short
+            self._bundles.forget(key, bundle)  # nothing to hand on: keep the lists short
         if outcome.node_id:
             self.hosts[outcome.node_id] = outcome.host
         result = outcome.result
@@ -266,7 +270,7 @@ class RayExecutor:
         from squeezebench.harness.workspace import failure_result
 
         if bundle is not None:
-            self._forget(key, bundle)
+            self._bundles.forget(key, bundle)
         if self._closed or isinstance(error, self._ray.exceptions.TaskCancelledError):
             attempt.future.set_exception(CancelledError())
             return
@@ -275,6 +279,8 @@ class RayExecutor:
             return
         if attempt.tries < self.max_task_retries:
             attempt.tries += 1
+            with contextlib.suppress(Exception):  # artifacts that died with their node
+                self._bundles.drop_lost({node.node_id for node in self.refresh_nodes()})
             self._launch(attempt)
             return
         lost = TaskLost(
@@ -282,11 +288,6 @@ class RayExecutor:
             f"{_first_line(error)}"
         )
         attempt.future.set_exception(lost)
-
-    def _forget(self, key: tuple[str, int], bundle: Any) -> None:
-        refs = self._bundles.get(key, [])
-        if bundle in refs:
-            refs.remove(bundle)
 
     def infrastructure_failure(self, error: BaseException) -> bool:
         """Whether ``error`` is the cluster's doing (a dead node, worker or object) rather

@@ -97,12 +97,10 @@ def version_problem(expected: dict[str, str | None]) -> str | None:
 
 
 def _current_node_id() -> str | None:
-    try:
-        import ray
-
-        return ray.get_runtime_context().get_node_id()
-    except Exception:  # outside a Ray task (tests call run_on_node directly)
-        return None
+    ray = sys.modules.get("ray")  # asking a Ray that is not running would start one
+    if ray is None or not ray.is_initialized():
+        return None  # outside a Ray task (tests call run_on_node directly)
+    return str(ray.get_runtime_context().get_node_id())
 
 
 def run_on_node(
