@@ -115,6 +115,7 @@ class ConcurrentSweep(Sweep):
         record.add_round(result)
         if result.node:
             self._nodes[job.job_id] = result.node
+            self.manifest.data["jobs"][job.job_id]["node"] = result.node  # saved just below
         self._save_first(job, record, started)
 
     def _save_first(self, job: Job, record: JobRecord, started: Any) -> None:
@@ -185,7 +186,8 @@ class ConcurrentSweep(Sweep):
             self._nodes[job.job_id] = result.node
         record.add_round(result)
         self._write(job)
-        self.manifest.job(job.job_id, status=record.status, rounds=len(record.rounds))
+        state = {"status": record.status, "rounds": len(record.rounds)}
+        self.manifest.job(job.job_id, **state, **({"node": result.node} if result.node else {}))
         return moved
 
     def _other_host(self, record: JobRecord, result: JobResult) -> bool:

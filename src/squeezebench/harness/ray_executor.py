@@ -102,6 +102,7 @@ class RayExecutor:
         self.expected = expected_versions or {}
         self.hosts: dict[str, dict[str, Any]] = {}  # node id -> that host's environment
         self.moves: list[dict[str, str]] = []  # targets moved off a dead node
+        self.retried: list[dict[str, str]] = []  # tasks lost to the infrastructure
         self._lock = threading.Lock()
         self._nodes: list[Node] = []
         self._timing_nodes: dict[str, Node] = {}  # target label -> its timing node
@@ -277,6 +278,10 @@ class RayExecutor:
         if not self.infrastructure_failure(error):  # our task code raised: a bug, not luck
             attempt.future.set_result(failure_result(error, "the Ray task failed: "))
             return
+        self.retried.append(
+            {"job_id": attempt.request.job["job_id"], "mode": attempt.request.mode,
+             "error": _first_line(error)}
+        )  # fmt: skip
         if attempt.tries < self.max_task_retries:
             attempt.tries += 1
             with contextlib.suppress(Exception):  # artifacts that died with their node

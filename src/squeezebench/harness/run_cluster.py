@@ -53,4 +53,5 @@ def cluster_facts(cluster: Any) -> dict[str, Any]:
         "timing_nodes": cluster.placement(),
         "hosts": dict(cluster.hosts),
         "moves": list(cluster.moves),
+        "lost_tasks": list(cluster.retried),
     }
