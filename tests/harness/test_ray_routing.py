@@ -75,8 +75,11 @@ def test_a_target_no_node_serves_gets_a_reason_naming_what_is_missing() -> None:
 def test_each_target_goes_to_the_least_loaded_able_node() -> None:
     nodes = [CPU_BOX, GPU_BOX, EDGE]
     assert choose_timing_node(Demand(), nodes, {}) is CPU_BOX
-    assert choose_timing_node(Demand(), nodes, {CPU_BOX.node_id: 1}) is GPU_BOX
+    assert choose_timing_node(Demand(), nodes, {CPU_BOX.node_id: 1}) is EDGE  # fewer extras
     assert choose_timing_node(demand({"jetson-orin": 1}, "cpu"), [CPU_BOX], {}) is None
+    # a plain target leaves the special nodes to the targets that need them
+    assert choose_timing_node(Demand(), [EDGE, GPU_BOX, CPU_BOX], {}) is CPU_BOX
+    assert choose_timing_node(demand(None, "cuda"), [EDGE, GPU_BOX], {}) is GPU_BOX
 
 
 def test_a_timed_task_holds_the_timing_slot_and_all_its_nodes_cpus() -> None:

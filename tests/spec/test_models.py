@@ -26,7 +26,8 @@ def test_resources_take_named_fields_and_custom_amounts() -> None:
     [
         (
             "{num_gpu: x}",
-            "custom resource 'num_gpu' must be a positive amount, got 'x'; did you mean 'num_gpus'?",
+            "custom resource 'num_gpu' must be a positive amount, got 'x'; "
+            "did you mean 'num_gpus'?",
         ),
         ("{edge: 0}", "custom resource 'edge' must be a positive amount, got 0"),
         ("{squeezebench_timing: 1}", "squeezebench_timing is squeezebench's own timing slot"),
@@ -42,11 +43,12 @@ def test_bad_resources_are_located_spec_errors(spec_file, registry, resources, m
 
 def test_execution_defaults_to_the_local_executor_and_rejects_others(spec_file, registry) -> None:
     assert load_spec(spec_file(BASE), registry).spec.execution == ExecutionSpec()
-    with pytest.raises(SpecError, match="execution.executor"):
+    with pytest.raises(SpecError, match=r"execution\.executor"):
         load_spec(spec_file(BASE + "execution: {executor: dask}\n"), registry)
 
 
 def test_where_jobs_run_changes_neither_the_spec_hash_nor_job_ids(spec_file, registry) -> None:
+    # ... but the hardware a target asks for is part of what its jobs measure
     plain = load_spec(spec_file(BASE, "a.yaml"), registry)
     on_ray = load_spec(
         spec_file(BASE + "execution: {executor: ray, address: auto}\n", "b.yaml"), registry
@@ -55,4 +57,8 @@ def test_where_jobs_run_changes_neither_the_spec_hash_nor_job_ids(spec_file, reg
     variant = Variant("baseline", (), {})
     here = TargetSpec(backend="torch")
     routed = TargetSpec(backend="torch", resources={"edge": 1})
-    assert job_identity("m", None, variant, here, 0) == job_identity("m", None, variant, routed, 0)
+    unset = TargetSpec(backend="torch", resources=None)
+    assert job_identity("m", None, variant, here, 0) == job_identity("m", None, variant, unset, 0)
+    assert job_identity("m", None, variant, here, 0) != job_identity("m", None, variant, routed, 0)
+    other = TargetSpec(backend="torch", resources={"farm": 1})
+    assert job_identity("m", None, variant, other, 0) != job_identity("m", None, variant, routed, 0)

@@ -137,11 +137,24 @@ def unservable_reason(need: Demand, nodes: list[Node]) -> str | None:
 
 def choose_timing_node(need: Demand, nodes: list[Node], load: Mapping[str, int]) -> Node | None:
     """The node that times a target: able to, with the fewest targets already given to it
-    (``load``: node id -> targets), first in the cluster's order on a tie."""
+    (``load``: node id -> targets), then the one with the fewest special resources the
+    target does not use (a plain CPU target leaves the edge device and the GPU box to the
+    targets that need them), then first in the cluster's order."""
     able = [node for node in nodes if not need.missing(node, timed=True)]
     if not able:
         return None
-    return min(able, key=lambda node: load.get(node.node_id, 0))
+    return min(able, key=lambda node: (load.get(node.node_id, 0), _surplus(need, node)))
+
+
+def _surplus(need: Demand, node: Node) -> int:
+    special = {k for k in node.resources if not _internal(k) and k not in _COMMON}
+    wanted = set(need.custom) | ({"GPU"} if need.num_gpus else set())
+    if need.accelerator_type:
+        wanted.add(ACCELERATOR_PREFIX + need.accelerator_type)
+    return len(special - wanted)
+
+
+_COMMON = {"CPU", TIMING_RESOURCE}
 
 
 def task_resources(need: Demand, timed: bool, node: Node | None) -> dict[str, Any]:

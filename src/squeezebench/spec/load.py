@@ -36,11 +36,14 @@ class ResolvedSpec:
     @property
     def spec_hash(self) -> str:
         """Hash of everything that defines the benchmark (not of comments or key order, nor
-        of where it runs: ``execution`` and the targets' ``resources``)."""
+        of ``execution``: where it runs)."""
         payload = {
             "spec": self.spec.model_dump(mode="json", exclude={"execution"}),
             "variants": [[v.name, v.steps_json()] for v in self.variants],
-            "targets": [t.model_dump(mode="json", exclude={"resources"}) for t in self.targets],
+            "targets": [
+                t.model_dump(mode="json", exclude=set() if t.resources else {"resources"})
+                for t in self.targets
+            ],
         }
         text = json.dumps(payload, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
