@@ -173,7 +173,8 @@ def test_a_node_killed_mid_run_loses_no_row_and_resume_runs_each_job_once(
     assert second.resumed_jobs == len(on_disk)
     frame = load(second.directory)
     assert len(frame) == 5 and frame["job_id"].is_unique  # each job exactly once
-    assert set(frame["status"]) == {"ok"} and set(frame["rounds"]) == {2}
+    assert set(frame["status"]) == {"ok"}, frame[["variant", "reason"]].to_string()
+    assert set(frame["rounds"]) == {2}
 
 
 def test_ctrl_c_cancels_the_tasks_and_leaves_the_run_resumable(write_spec, tmp_path) -> None:

@@ -28,8 +28,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import threading
-from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +51,7 @@ from squeezebench.harness.ray_routing import (
 from squeezebench.harness.worker import JobRequest
 from squeezebench.spec.models import TIMING_RESOURCE, TargetSpec
 
+logger = logging.getLogger(__name__)
 INSTALL_HINT = "--executor ray needs Ray: pip install 'squeezebench[ray]'"
 LOOPBACK_VARIABLE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 """Set to 0, Ray binds a local instance to 127.0.0.1 (no port open to the network)."""
@@ -109,7 +110,12 @@ class RayExecutor:
         self._bundles = ArtifactBundles(self._ray)
         self._pending: dict[int, _Attempt] = {}
         self._closed = False
-        self.refresh_nodes()
+        self._outcomes: queue.Queue = queue.Queue()
+        self._handler = threading.Thread(
+            target=self._handle_outcomes, name="squeezebench-ray-outcomes", daemon=True
+        )
+        self._handler.start()
+        self._initial_nodes = self.refresh_nodes()  # what "no node can serve it" is judged on
 
     # -- the cluster ------------------------------------------------------------------
 
@@ -216,8 +222,10 @@ class RayExecutor:
             self.refresh_nodes()
         node = self.timing_node(attempt.target) if timed else None
         reason = self.unservable(attempt.target) if node is None else None
-        if reason is not None and attempt.tries:  # its node died: not the target's fault
-            attempt.future.set_exception(TaskLost(f"its node died, and {reason}"))
+        if reason is not None and (
+            attempt.tries or unservable_reason(attempt.need, self._initial_nodes) is None
+        ):  # the nodes that could run it died: not the target's fault, --resume runs it
+            attempt.future.set_exception(TaskLost(f"no live node can run it any more: {reason}"))
             return
         if reason is not None:
             failed = attempt.target.if_unavailable == "fail"
@@ -240,14 +248,34 @@ class RayExecutor:
             attempt.request, attempt.timeout, self.expected, self.shared_artifacts, *bundles
         )
         attempt.ref = outcome_ref
+        logger.debug(
+            "submitted %s %s (try %d) to %s with %d bundle(s)",
+            attempt.request.job["job_id"], attempt.request.mode, attempt.tries,
+            node.hostname if node else "any node", len(bundles),
+        )  # fmt: skip
         produces = sharing and attempt.request.mode != "time"
         if produces:  # later tasks of the variant wait for this one's artifacts
             self._bundles.add(key, bundle_ref)
         with self._lock:
             self._pending[id(attempt)] = attempt
-        outcome_ref.future().add_done_callback(
-            _callback(self._finished, attempt, key, bundle_ref if produces else None)
-        )
+        handover = (attempt, key, bundle_ref if produces else None)
+        # Ray calls this on its own thread, where a blocking Ray call would deadlock: the
+        # outcome is handled on the executor's thread instead (see _handle_outcomes)
+        outcome_ref.future().add_done_callback(lambda done: self._outcomes.put((*handover, done)))
+
+    def _handle_outcomes(self) -> None:
+        """Resolve each finished task's future (retrying lost ones) until ``close``. An
+        exception here must not leave a future unresolved: the sweep would wait forever."""
+        while True:
+            item = self._outcomes.get()
+            if item is None:
+                return
+            attempt = item[0]
+            try:
+                self._finished(*item)
+            except BaseException as error:
+                if not attempt.future.done():
+                    attempt.future.set_exception(error)
 
     def _finished(self, attempt: _Attempt, key: tuple[str, int], bundle: Any, done: Future) -> None:
         with self._lock:
@@ -255,8 +283,12 @@ class RayExecutor:
         try:
             outcome = done.result()
         except BaseException as error:
+            logger.debug(
+                "%s %s failed: %r", attempt.request.job["job_id"], attempt.request.mode, error
+            )
             self._failed(attempt, key, bundle, error)
             return
+        logger.debug("%s %s done", attempt.request.job["job_id"], attempt.request.mode)
         if bundle is not None and not outcome.new_files:
             self._bundles.forget(key, bundle)  # nothing to hand on: keep the lists short
         if outcome.node_id:
@@ -328,6 +360,8 @@ class RayExecutor:
             return
         self.cancel_all()
         self._closed = True
+        self._outcomes.put(None)
+        self._handler.join(timeout=10)
         self._ray.shutdown()
 
 
@@ -340,13 +374,6 @@ def _loopback_only(ray: Any) -> None:
     constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
     if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
         constants.ENABLE_RAY_CLUSTER = os.environ[LOOPBACK_VARIABLE] not in ("0", "false")
-
-
-def _callback(method: Callable, *arguments: Any) -> Callable[[Future], None]:
-    def call(done: Future) -> None:
-        method(*arguments, done)
-
-    return call
 
 
 def _first_line(error: BaseException) -> str:
