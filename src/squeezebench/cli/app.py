@@ -201,7 +201,7 @@ def _execution(spec_execution: Any, executor: str | None, address: str | None) -
         update["address"] = address
     execution = spec_execution.model_copy(update=update)
     if execution.executor == "ray":
-        from squeezebench.harness.ray_executor import import_ray
+        from squeezebench.harness.ray_connection import import_ray
 
         import_ray()  # a one-line error with the install hint, before any work
     return execution

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import threading
 from concurrent.futures import CancelledError, Future
@@ -35,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from squeezebench.errors import UserError
 from squeezebench.harness.dispatch import TaskLost
 from squeezebench.harness.ray_artifacts import ArtifactBundles
+from squeezebench.harness.ray_connection import connect, import_ray
 from squeezebench.harness.ray_routing import (
     TIMED_MODES,
     Demand,
@@ -49,21 +48,9 @@ from squeezebench.harness.ray_routing import (
     unservable_reason,
 )
 from squeezebench.harness.worker import JobRequest
-from squeezebench.spec.models import TIMING_RESOURCE, TargetSpec
+from squeezebench.spec.models import TargetSpec
 
 logger = logging.getLogger(__name__)
-INSTALL_HINT = "--executor ray needs Ray: pip install 'squeezebench[ray]'"
-LOOPBACK_VARIABLE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-"""Set to 0, Ray binds a local instance to 127.0.0.1 (no port open to the network)."""
-
-
-def import_ray() -> Any:
-    """The ``ray`` module, or a one-line :class:`UserError` with the install hint."""
-    try:
-        import ray
-    except ImportError:
-        raise UserError(INSTALL_HINT) from None
-    return ray
 
 
 @dataclass
@@ -92,7 +79,7 @@ class RayExecutor:
     ) -> None:
         self._ray = import_ray()
         self.started_here = address is None
-        self._connect(address, local_cpus)
+        connect(self._ray, address, local_cpus)
         from squeezebench.harness.ray_node import run_on_node
 
         self._remote = self._ray.remote(num_returns=2, max_retries=0)(run_on_node)
@@ -119,30 +106,13 @@ class RayExecutor:
 
     # -- the cluster ------------------------------------------------------------------
 
-    def _connect(self, address: str | None, local_cpus: int | None) -> None:
-        ray = self._ray
-        if ray.is_initialized():
-            raise UserError("Ray is already initialised in this process; run squeezebench alone")
-        options: dict[str, Any] = {
-            "log_to_driver": False,  # jobs log to files; the terminal keeps the progress bar
-            "include_dashboard": False,
-            "logging_level": logging.ERROR,
-        }
-        try:
-            if address is None:  # a private instance for this run, on the loopback only
-                _loopback_only(ray)
-                resources = {TIMING_RESOURCE: 1.0}
-                ray.init(num_cpus=local_cpus, resources=resources, **options)
-            else:
-                ray.init(address=address, **options)
-        except (ConnectionError, ValueError, RuntimeError) as error:
-            where = address or "a local Ray instance"
-            raise UserError(f"cannot start or join {where}: {error}") from None
-
     @property
     def address(self) -> str:
-        """The address of the cluster (its GCS)."""
-        return str(self._ray.get_runtime_context().gcs_address)
+        """The address of the cluster (its GCS), or "?" where Ray cannot say (Ray Client)."""
+        try:
+            return str(self._ray.get_runtime_context().gcs_address)
+        except Exception:
+            return "?"
 
     def refresh_nodes(self) -> list[Node]:
         """The live nodes, read again from the cluster."""
@@ -363,17 +333,6 @@ class RayExecutor:
         self._outcomes.put(None)
         self._handler.join(timeout=10)
         self._ray.shutdown()
-
-
-def _loopback_only(ray: Any) -> None:
-    """Make the local instance the run starts listen on 127.0.0.1 only (Ray's default is
-    the machine's address): the variable for the processes Ray starts, the constant for this
-    one, which read it when ``ray`` was imported. A Ray without the constant keeps its default.
-    """
-    os.environ.setdefault(LOOPBACK_VARIABLE, "0")
-    constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
-    if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
-        constants.ENABLE_RAY_CLUSTER = os.environ[LOOPBACK_VARIABLE] not in ("0", "false")
 
 
 def _first_line(error: BaseException) -> str:
