@@ -1,11 +1,13 @@
 """Weight-only kernels against fp16 cuBLAS, and against the memory bandwidth (needs a GPU).
 
-For each weight shape (in_features x out_features) and batch, it times our packed layer
-(``QuantizedLinear`` on CUDA: the fused kernel, or dequantize + cuBLAS above 128 rows) and
-``F.linear`` on the float16 weight (cuBLAS), and prints the ratio and the bandwidth our
-kernel achieves, counting the bytes it must read and write (packed weights, scales, zero
-points, activations, output) against a device-to-device copy measured in the same run
-(bytes read + written).
+For each weight shape (in_features x out_features) and batch, it times every path of our
+packed layer (the fused kernel on the tiled layout, ``rows``: the same on the row layout of
+format version 1, the wide kernel, dequantize + cuBLAS, cuBLAS on a dense copy), the layer
+as dispatched (``QuantizedLinear`` on CUDA after its calibration: ``ours``, with the path it
+chose) and ``F.linear`` on the float16 weight (cuBLAS), and prints the ratio and the
+bandwidth the chosen path achieves, counting the bytes it must read and write (packed
+weights, scales, zero points, activations, output) against a device-to-device copy measured
+in the same run (bytes read + written).
 
 Timing: each measurement is a CUDA graph of calls over several copies of the weights
 (rotated, so that together they are several times the L2 cache), replayed under
@@ -22,6 +24,7 @@ prints the fastest per case (how ``DEFAULT_CONFIGS`` is chosen). Results go to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import math
@@ -35,12 +38,14 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from squeezebench.quantized.cuda import launch, source
+from squeezebench.quantized.cuda import launch, paths, record, source
 from squeezebench.quantized.layers import QuantizedLinear
+from squeezebench.quantized.layout import preferred_layout
 from squeezebench.quantized.packing import PackedWeight, pack_codes, plan_format
 
 SHAPES = [(4096, 4096), (4096, 11008), (8192, 8192), (8192, 28672)]
-BATCHES = [1, 4, 16, 64]
+BATCHES = [1, 16, 64]
+PATH_COLUMNS = ("fused", "rows", "wide", "dequantize", "dense")
 FORMATS = {"int4-g128": (4, "symmetric", 128), "int8-channel": (8, "symmetric", None)}
 
 
@@ -83,13 +88,34 @@ def copy_bandwidth() -> float:
     return 2 * size / (bench_ms(lambda: dst.copy_(src)) * 1e-3)
 
 
-def random_layer(in_f: int, out_f: int, bits: int, scheme: str, group: int | None):
+def random_layer(in_f: int, out_f: int, bits: int, scheme: str, group: int | None, layout=None):
+    """A layer of random codes, in the layout ``QuantizedLinear.from_float`` would pick (or
+    ``layout``)."""
     fmt = plan_format(out_f, in_f, bits, scheme, group, torch.float16)
     codes = torch.randint(0, 1 << bits, (out_f, fmt.padded_in_features), device="cuda")
     packed = pack_codes(codes.to(torch.uint8), bits)
     scales = (torch.rand(fmt.scale_shape, device="cuda") * 0.01 + 0.001).half()
-    layer = QuantizedLinear(fmt, bias=False).cuda()
+    target = dataclasses.replace(fmt, layout=layout or preferred_layout(fmt))
+    layer = QuantizedLinear(target, bias=False).cuda()
     return layer.load_packed(PackedWeight(fmt, packed, scales), None)
+
+
+def path_call(path: str, layer: QuantizedLinear, x: torch.Tensor) -> Callable[[], object] | None:
+    """One call of ``path`` on ``layer`` (None where it cannot run): ``rows`` is the fused
+    kernel on a row-layout copy of the layer."""
+    if path == "rows":
+        rows = QuantizedLinear(dataclasses.replace(layer.format, layout="rows"), bias=False)
+        rows = rows.cuda().load_packed(layer.packed(), None)
+        layer, path = rows, "fused"
+    if path not in paths.available_paths(layer, x.dtype, x.shape[0]):
+        return None
+    if path == "dense":
+        run = paths.dense_runner(layer, x.dtype, ("benchmark",))
+    else:
+        run = {"fused": paths.fused_runner, "wide": paths.wide_runner}.get(
+            path, lambda layer, dtype, batch: paths.dequantize_runner(layer, dtype)
+        )(layer, x.dtype, x.shape[0])
+    return None if run is None else functools.partial(run, x)
 
 
 def layer_bytes(layer: QuantizedLinear) -> int:
@@ -130,11 +156,13 @@ def main() -> None:
         os.environ[source.CONFIGS_VARIABLE] = str(path)  # the table below uses them
         print(f"launch shapes in use: {path}")
     print("in use:", {k: str(v) for k, v in source.configs_in_use().items()})
+    columns = "".join(f"{name[:6]:>8}" for name in PATH_COLUMNS)
     header = (
-        f"{'format':<13}{'shape':>12}{'batch':>6}{'ours us':>9}{'eager us':>9}{'fp16 us':>9}"
-        f"{'speedup':>8}{'GB/s':>7}{'of copy':>8}{'rel err':>9}"
+        f"{'format':<13}{'shape':>12}{'batch':>6}{columns}{'fp16':>8}{'chosen':>11}{'ours':>8}"
+        f"{'eager':>8}{'speedup':>8}{'GB/s':>7}{'of copy':>8}{'rel err':>9}"
     )
     lines = [header]
+    print("all times in microseconds; '-': the path cannot run there", flush=True)
     print(header, flush=True)
     for in_f, out_f in shapes:
         dense_bytes = in_f * out_f * 2
@@ -147,28 +175,42 @@ def main() -> None:
             first = layers[0]
             for batch in BATCHES:
                 x = torch.randn(batch, in_f, device="cuda", dtype=torch.float16)
-                error = check(first, x)
+                error = check(first, x)  # also calibrates the dispatch for this shape
+                record.drain_notes()
+                timings = {}
+                for path in PATH_COLUMNS:
+                    calls = [path_call(path, layer, x) for layer in layers]
+                    if all(call is not None for call in calls):
+                        timings[path] = graph_ms(calls) * 1e3
+                    del calls
                 ours_calls = [functools.partial(layer, x) for layer in layers]
                 fp16_calls = [functools.partial(F.linear, x, w) for w in dense]
                 ours = graph_ms(ours_calls) * 1e3
                 eager = eager_ms(ours_calls) * 1e3
                 fp16 = graph_ms(fp16_calls) * 1e3
+                (note,) = record.drain_notes() or ["?: ? ("]
+                chosen = note.split(": ", 1)[1].split(" (", 1)[0]
                 moved = layer_bytes(first) + batch * (in_f + out_f) * 2
                 achieved = moved / (ours * 1e-6)
                 row = {
                     "format": label, "in": in_f, "out": out_f, "batch": batch,
+                    "paths_us": timings, "chosen": chosen, "dispatch_note": note,
                     "ours_us": ours, "eager_us": eager, "fp16_us": fp16,
                     "speedup": fp16 / ours, "GBps": achieved / 1e9,
                     "of_copy": achieved / bandwidth, "rel_err": error,
                 }  # fmt: skip
                 results["rows"].append(row)
+                cells = "".join(
+                    f"{timings[p]:>8.1f}" if p in timings else f"{'-':>8}" for p in PATH_COLUMNS
+                )
                 line = (
-                    f"{label:<13}{f'{in_f}x{out_f}':>12}{batch:>6}{ours:>9.1f}{eager:>9.1f}"
-                    f"{fp16:>9.1f}{fp16 / ours:>7.2f}x{achieved / 1e9:>7.0f}"
-                    f"{achieved / bandwidth:>8.0%}{error:>9.1e}"
+                    f"{label:<13}{f'{in_f}x{out_f}':>12}{batch:>6}{cells}{fp16:>8.1f}"
+                    f"{chosen:>11}{ours:>8.1f}{eager:>8.1f}{fp16 / ours:>7.2f}x"
+                    f"{achieved / 1e9:>7.0f}{achieved / bandwidth:>8.0%}{error:>9.1e}"
                 )
                 lines.append(line)
                 print(line, flush=True)
+                print(f"    {note}", flush=True)
             del layers, first
         del dense
         torch.cuda.empty_cache()
@@ -203,6 +245,7 @@ def sweep(shapes, l2, results) -> dict[int, source.FusedConfig]:
                         functools.partial(
                             launch.fused_gemm, x, layer.packed_weight, layer.scales, None,
                             None, out, bits=bits, group_size=group_size, config=config,
+                            tiled=layer.format.layout == "tiled",
                         )
                         for layer in layers
                     ]  # fmt: skip

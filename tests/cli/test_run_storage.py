@@ -136,7 +136,7 @@ def test_a_full_disk_stops_the_run_clearly_and_the_run_resumes(
         assert "No space left on device" in manifest["stopped_by"]
         assert statuses == ["interrupted", "ok"]
     else:  # the manifest could not be updated either: it stays whole, as last written
-        assert statuses == ["ok", "pending"]
+        assert statuses == ["ok", "running"]  # saved when the job started
 
     full.clear()
     monkeypatch.setattr(pq, "write_table", real_write_table)

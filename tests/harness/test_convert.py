@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 
 from squeezebench.errors import ConversionError
-from squeezebench.harness.convert import (
+from squeezebench.harness.preflight import unavailable_targets
+from squeezebench.harness.run import run_spec
+from squeezebench.plugins import hookimpl
+from squeezebench.plugins.contracts import Backend, Converter, Method
+from squeezebench.plugins.conversion import (
     ConverterUnavailable,
     chain_label,
     find_chain,
     run_chain,
-    unavailable_targets,
 )
-from squeezebench.harness.run import run_spec
-from squeezebench.plugins import hookimpl
-from squeezebench.plugins.contracts import Backend, Converter, Method
 from squeezebench.plugins.manager import build_plugin_manager, build_registry
 from squeezebench.plugins.registry import Registry
 from squeezebench.results import load

@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 
 from squeezebench.harness.compress import CompressedArtifact
-from squeezebench.harness.measure.rounds import latency_columns
+from squeezebench.harness.measure.rounds import condition_columns, latency_columns
 from squeezebench.harness.measure.window import ConditionReading
 from squeezebench.harness.measure_job import measure_on_target
 from squeezebench.plugins.contracts import Runner
@@ -72,3 +72,36 @@ def test_latency_windows_come_from_the_runners_timer() -> None:
 def test_runners_time_with_the_host_clock_by_default() -> None:
     assert Runner().timer() is None
     assert Runner().lazy_prepare_seconds() == 0.0
+
+
+class NotingRunner(TimedRunner):
+    """Notes the batch size of every run (what a runtime's dispatch would report)."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+
+    def run(self, placed: Any) -> Any:
+        note = f"batch {len(placed)}"
+        if note not in self.pending:
+            self.pending.append(note)
+        return super().run(placed)
+
+    def notes(self) -> list[str]:
+        notes, self.pending = self.pending, []
+        return notes
+
+
+def test_runtime_notes_are_stored_per_batch_size() -> None:
+    compressed = CompressedArtifact(None, "test", seconds=0.0, simulated=False)
+    settings = BenchmarkSpec(batch_sizes=[1, 4], warmup_seconds=0, min_repeats=2, min_seconds=0)
+    runner = NotingRunner()
+    runner.pending = ["from the accuracy pass"]  # discarded: not about a batch size
+    example = np.ones((1, 3), np.float32)
+    measured = measure_on_target(compressed, runner, None, example, settings, QuietProbe())
+    assert [w.notes for w in measured.windows] == [["batch 1"], ["batch 4"]]
+    rounds = [measured.windows[1], measured.windows[1]]  # the same notes in two rounds: once
+    assert condition_columns(rounds)["runtime_notes"] == '["batch 4"]'
+    silent = measure_on_target(compressed, TimedRunner(), None, example, settings, QuietProbe())
+    assert [w.notes for w in silent.windows] == [[], []]
+    assert condition_columns(silent.windows[:1])["runtime_notes"] is None
+    assert Runner().notes() == []

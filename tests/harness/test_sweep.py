@@ -212,3 +212,25 @@ def test_on_contention_fail_makes_the_job_an_error() -> None:
     result.windows[1].contended = True
     record = JobRecord.from_result(job, {"job_id": job.job_id}, result)
     assert record.status == "error" and "on_contention: fail" in record.reason
+
+
+def test_a_contended_drift_check_records_no_drift(tmp_path) -> None:
+    jobs = [_job("baseline"), _job("a")]
+    execute = FakeExecutor()
+    sweep = _sweep(tmp_path, jobs, execute)
+    sweep.measure_all({}, retry_errors=False)
+    sweep.more_rounds()
+
+    def contended_end(job, mode):
+        result = execute(job, mode)
+        result.windows[0].contended = True  # b=1 re-timed while another process ran
+        return result
+
+    sweep.execute = contended_end
+    execute.speed = 5.0  # what a busy machine would make of it
+    sweep.drift_check()
+    rows = {(r["variant"], r["batch_size"]): r for r in sweep.finish()}
+    entry = sweep.manifest.data["drift"]["torch:cpu"]
+    assert entry["b=1"]["change"] is None and entry["b=1"]["contended"] is True
+    assert entry["b=4"]["change"] == 4.0 and not entry["b=4"]["contended"]
+    assert rows[("a", 1)].get("drift") is None and rows[("a", 4)]["drift"] == 4.0

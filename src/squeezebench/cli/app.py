@@ -115,28 +115,9 @@ def run(
     try:
         registry = default_registry()
         resolved = load_spec(spec, registry)
-        jobs = len(resolved.variants) * len(resolved.targets)
-        if jobs > max_jobs:
-            raise UserError(
-                f"{spec} expands to {jobs} jobs ({len(resolved.variants)} variants x "
-                f"{len(resolved.targets)} targets), more than --max-jobs {max_jobs}; "
-                "pass a larger --max-jobs to run it anyway"
-            )
         execution = _execution(resolved.spec.execution, executor, address)
     except UserError as error:
         _fail(error)
-    from rich.markup import escape
-
-    from squeezebench.harness.convert import unavailable_targets
-
-    local = execution.executor == "local"  # on a cluster, each node checks for itself
-    for target, reason in unavailable_targets(resolved, registry) if local else []:
-        then = "fail" if target.if_unavailable == "fail" else "be skipped"
-        console().print(
-            f"[yellow]unavailable[/] {escape(target.label)}: {escape(reason)} "
-            f"(its jobs will {then})",
-            highlight=False,
-        )
     from squeezebench.harness.shutdown import stop_on_signals
     from squeezebench.results.storage import ResultsWriteError
 
@@ -155,6 +136,7 @@ def run(
                     resume=resume,
                     retry_errors=retry_errors,
                     cache_artifacts=cache_artifacts,
+                    max_jobs=max_jobs,
                     execution=execution,
                 )
             console().print(summary_table(outcome.rows, resolved.spec.name))

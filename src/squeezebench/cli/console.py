@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -10,11 +12,16 @@ from rich.console import Console
 
 from squeezebench.errors import PluginWarning
 
+# Wide enough for the summary table of a few batch sizes; used when stdout is no terminal
+# (a CI log, a file) and COLUMNS does not say, instead of rich's 80 columns, which squash it.
+PIPED_WIDTH = 220
+
 
 @functools.cache
 def console() -> Console:
-    """Console on stdout."""
-    return Console()
+    """Console on stdout (220 columns when piped, unless COLUMNS is set)."""
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(width=PIPED_WIDTH if piped else None)
 
 
 @functools.cache

@@ -15,6 +15,7 @@ from squeezebench.harness.jobs import Job
 from squeezebench.plugins.contracts import summary_of
 from squeezebench.plugins.registry import Registry
 from squeezebench.results.formatting import short_reason, without_log_reference
+from squeezebench.results.status import ERROR, OK
 
 
 class ProgressReporter:
@@ -43,13 +44,13 @@ class ProgressReporter:
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
-    def targets_unavailable(self, found: list[tuple[Any, str]]) -> None:
-        """Say once, before any work, which targets no node of the cluster can serve."""
-        for target, reason in found:
+    def targets_unavailable(self, targets: list[tuple[Any, str]]) -> None:
+        """Say, once and before any work, which targets cannot run here and why."""
+        for target, reason in targets:
             then = "fail" if target.if_unavailable == "fail" else "be skipped"
             self._progress.console.print(
-                f"[yellow]unavailable[/] {escape(target.label)}: {escape(reason)} "
-                f"(its jobs will {then})",
+                Text("unavailable ", "yellow")
+                + Text(f"{target.label}: {reason} (its jobs will {then})"),
                 highlight=False,
             )
 
@@ -68,7 +69,7 @@ class ProgressReporter:
         """Advance the bar."""
         self._progress.update(self._task, advance=1)
         self._progress.refresh()
-        if rows and rows[0]["status"] != "ok":
+        if rows and rows[0]["status"] != OK:
             self._progress.console.print(
                 Text(f"{rows[0]['status']} {job.variant.name} @ {job.target.label}: ", "yellow")
                 + Text(short_reason(rows[0]["reason"], limit=400))
@@ -165,13 +166,13 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
             )
             cells += [p50, _number(row.get("speedup"), "{:.2f}x")]
         status = first["status"]
-        if status == "ok":
+        if status == OK:
             cells.append(Text(status))
         else:
             reason, log = without_log_reference(short_reason(first.get("reason"), 400))
             note = reasons.setdefault(reason, len(reasons) + 1)
             logs.setdefault(reason, []).extend([log] if log else [])
-            cells.append(Text(f"{status} [{note}]", "red" if status == "error" else "yellow"))
+            cells.append(Text(f"{status} [{note}]", "red" if status == ERROR else "yellow"))
         table.add_row(*cells)
     notes = [
         f"[{number}] {reason}{_logs_phrase(logs[reason])}" for reason, number in reasons.items()
@@ -207,7 +208,7 @@ def condition_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     oversubscribed = {
         row["conditions"].split(";")[0]
         for row in timed
-        if row.get("conditions") and "threads requested" in row["conditions"]
+        if isinstance(row.get("conditions"), str) and "threads requested" in row["conditions"]
     }
     lines += sorted(oversubscribed)
     return lines
@@ -215,13 +216,18 @@ def condition_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 def drift_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     """One line per target: how much its baseline's speed changed from start to end."""
-    by_target: dict[str, dict[int, float]] = {}
+    by_target: dict[str, dict[int, float | None]] = {}
     for row in rows:
-        if row.get("drift") is not None and row.get("variant") == "baseline":
-            by_target.setdefault(row["target"], {})[row["batch_size"]] = row["drift"]
+        if row.get("variant") == "baseline" and row.get("status") == OK and row.get("rounds"):
+            by_target.setdefault(row["target"], {})[row["batch_size"]] = row.get("drift")
     lines = []
     for target, changes in by_target.items():
-        parts = ", ".join(f"b={b} {change:+.1%}" for b, change in sorted(changes.items()))
+        if all(change is None for change in changes.values()):
+            continue  # no drift check, or only contended ones (said by the ! line)
+        parts = ", ".join(
+            f"b={b} {'unknown (contended)' if change is None else f'{change:+.1%}'}"
+            for b, change in sorted(changes.items())
+        )
         lines.append(f"drift on {target} (baseline timed again at the end): {parts}")
     return lines
 

@@ -13,6 +13,7 @@ from squeezebench.harness.measure.quality import (
     embedding_cosine,
     retrieval_agreement,
 )
+from squeezebench.results.status import OK
 
 
 @dataclass
@@ -27,7 +28,7 @@ class BaselineReference:
 
     def learn(self, rows: list[dict[str, Any]], outputs: np.ndarray | None) -> None:
         """Take the reference values from the baseline job's rows."""
-        ok = [row for row in rows if row.get("status") == "ok"]
+        ok = [row for row in rows if row.get("status") == OK]
         if not ok:
             return
         self.artifact_bytes = ok[0].get("artifact_bytes")

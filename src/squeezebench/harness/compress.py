@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from squeezebench.errors import ConversionError
-from squeezebench.harness.convert import find_chain, no_path_reason, run_chain
 from squeezebench.plugins.contracts import Encoder, LoadedModel, MethodContext
+from squeezebench.plugins.conversion import find_chain, no_path_reason, run_chain
 from squeezebench.plugins.registry import Registry
 from squeezebench.spec.resolve import Variant
 

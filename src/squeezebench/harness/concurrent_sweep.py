@@ -31,8 +31,9 @@ from squeezebench.harness.dispatch import TaskLost
 from squeezebench.harness.job_record import JobRecord
 from squeezebench.harness.jobs import Job
 from squeezebench.harness.manifest import RunManifest
-from squeezebench.harness.sweep import Sweep, _call
+from squeezebench.harness.sweep import Sweep, call_optional
 from squeezebench.harness.workspace import JobResult
+from squeezebench.results.status import ERROR, OK
 from squeezebench.results.store import RunStore
 
 Submit = Callable[[Job, str], Future]
@@ -101,7 +102,7 @@ class ConcurrentSweep(Sweep):
         result = self._result(job, future)
         if result is None:
             return
-        if result.status != "ok":  # skipped or failed: nothing to time
+        if result.status != OK:  # skipped or failed: nothing to time
             self._save_first(job, JobRecord.from_result(job, started[0], result), started)
             return
         self._start(job, "round 1", (started, result))
@@ -145,7 +146,7 @@ class ConcurrentSweep(Sweep):
         schedule = self._round_schedule()
         self._timed_now = self._timed_now or bool(schedule)
         drift_checks = sum(1 for job in self.jobs if self._needs_drift_check(job))
-        _call(self.reporter, "rounds_started", len(schedule) + drift_checks)
+        call_optional(self.reporter, "rounds_started", len(schedule) + drift_checks)
         queues: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         for number, job in schedule:
             queues[job.target.label].append((number, job))
@@ -155,9 +156,9 @@ class ConcurrentSweep(Sweep):
                 while queue and label not in busy:
                     number, job = queue.popleft()
                     if not self.records[job.job_id].measured:  # an earlier round failed
-                        _call(self.reporter, "round_finished", job, number)
+                        call_optional(self.reporter, "round_finished", job, number)
                         continue
-                    _call(self.reporter, "round_started", job, number)
+                    call_optional(self.reporter, "round_started", job, number)
                     self._start(job, "round", number)
                     busy.add(label)
             if not self._flying:
@@ -169,7 +170,7 @@ class ConcurrentSweep(Sweep):
                     queued = sum(1 for _, other in queue if other.job_id == job.job_id)
                     missing = job.benchmark.rounds - len(self.records[job.job_id].rounds)
                     queue.extend((number, job) for _ in range(max(0, missing - queued)))
-                _call(self.reporter, "round_finished", job, number)
+                call_optional(self.reporter, "round_finished", job, number)
 
     def _add_round(self, job: Job, future: Future) -> bool:
         """Add a round to ``job``'s record; True when its earlier rounds came from another
@@ -178,7 +179,7 @@ class ConcurrentSweep(Sweep):
         if result is None:
             return False
         record = self.records[job.job_id]
-        moved = result.status == "ok" and self._other_host(record, result)
+        moved = result.status == OK and self._other_host(record, result)
         if moved:
             record.rounds = []
             self.manifest.job(job.job_id, moved_hosts=True)
@@ -204,17 +205,17 @@ class ConcurrentSweep(Sweep):
         drift: dict[str, Any] = dict(self.manifest.data.get("drift") or {})
         for job in self.jobs:
             if self._needs_drift_check(job):
-                _call(self.reporter, "drift_check_started", job)
+                call_optional(self.reporter, "drift_check_started", job)
                 self._start(job, "drift")
         while self._flying:
             for future, (_, job, _) in self._completed():
-                _call(self.reporter, "drift_check_finished", job)
+                call_optional(self.reporter, "drift_check_finished", job)
                 try:
                     result = future.result()
                 except TaskLost as lost:
                     drift[job.target.label] = {"error": str(lost)}
                     continue
-                if result.status == "ok" and self._other_host(self.records[job.job_id], result):
+                if result.status == OK and self._other_host(self.records[job.job_id], result):
                     where = result.metrics.get("hostname") or result.node
                     drift[job.target.label] = {
                         "error": f"the drift check ran on another host ({where}) than the "
@@ -234,6 +235,6 @@ class ConcurrentSweep(Sweep):
                 rows.extend(self._write(job))
             elif job.job_id in self.lost:
                 reason = f"{self.lost[job.job_id]}; not saved: --resume runs it again"
-                base = self.identity(job) | {"status": "error", "reason": reason}
+                base = self.identity(job) | {"status": ERROR, "reason": reason}
                 rows.extend(base | {"batch_size": b} for b in job.benchmark.batch_sizes)
         return rows

@@ -23,6 +23,7 @@ from typing import Any
 
 from squeezebench.harness.lifeline import fork_server_parent_environment
 from squeezebench.harness.worker import JobRequest, measure_request, worker_main
+from squeezebench.results.status import ERROR
 
 # Imported once in the fork server so that workers start warm; torch._dynamo is what the
 # flop counter imports on first use (about a second).
@@ -63,34 +64,15 @@ class InlineExecutor(SequentialExecutor):
 
     def __init__(self, registry: Any) -> None:
         self.registry = registry
-        self._workspaces: dict[tuple[str, str, str | None, int, str | None], Any] = {}
+        self._workspaces: dict[tuple[Any, ...], Any] = {}
 
     def execute(self, request: JobRequest, timeout: float | None = None) -> Any:
         """Measure in-process; ``timeout`` cannot be enforced here and is ignored."""
-        from squeezebench.harness.artifact_cache import ArtifactCache
-        from squeezebench.harness.workspace import Workspace
+        from squeezebench.harness.workspace import workspace_for_request, workspace_key
 
-        job = request.job
-        key = (
-            request.base_dir,
-            job["model"],
-            job["dataset"],
-            job["seed"],
-            request.artifact_cache_dir,
-        )
+        key = workspace_key(request)
         if key not in self._workspaces:
-            cache = (
-                ArtifactCache(request.artifact_cache_dir) if request.artifact_cache_dir else None
-            )
-            self._workspaces[key] = Workspace(
-                self.registry,
-                request.base_dir,
-                job["model"],
-                job["dataset"],
-                job["seed"],
-                cache,
-                trusted=request.trust_model_files,
-            )
+            self._workspaces[key] = workspace_for_request(request, self.registry)
         return measure_request(request, self._workspaces[key], self.registry)
 
     def close(self) -> None:
@@ -165,14 +147,14 @@ class ProcessExecutor(SequentialExecutor):
             if not receiver.poll(timeout):
                 self._stop(process)
                 return JobResult(
-                    "error", f"timed out after {timeout:g} s (benchmark.timeout_seconds)"
+                    ERROR, f"timed out after {timeout:g} s (benchmark.timeout_seconds)"
                 )
             try:
                 result = receiver.recv()
             except (EOFError, OSError):
                 process.join(10)
                 output = _log_tail(log_path)
-                return JobResult("error", _describe_exit(process.exitcode), details=output)
+                return JobResult(ERROR, _describe_exit(process.exitcode), details=output)
             process.join(10)
             return result
         except BaseException:

@@ -8,7 +8,7 @@ run is resumed.
 
 from __future__ import annotations
 
-import statistics
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +24,7 @@ from squeezebench.harness.measure.rounds import (
 )
 from squeezebench.harness.measure.window import ConditionReading, Window
 from squeezebench.harness.workspace import HOST_METRICS, JobResult
-
-OK = "ok"
+from squeezebench.results.status import ERROR, OK, Status
 
 
 @dataclass
@@ -34,7 +33,7 @@ class JobRecord:
 
     job: Job
     identity: dict[str, Any]
-    status: str
+    status: Status
     reason: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     outputs: np.ndarray | None = None
@@ -59,7 +58,7 @@ class JobRecord:
     def add_round(self, result: JobResult) -> None:
         """Add one more timing round; a failed round makes the job an error, with its reason."""
         if result.status != OK:
-            self.status = "error"
+            self.status = ERROR
             self.reason = f"timing round {len(self.rounds) + 1} failed: {result.reason}"
             return
         self.rounds.append(list(result.windows))
@@ -73,7 +72,7 @@ class JobRecord:
         if self.status != OK or contention.on_contention != "fail":
             return
         if any(w.contended for windows in self.rounds for w in windows):
-            self.status = "error"
+            self.status = ERROR
             self.reason = (
                 "measured under contention (benchmark.contention.on_contention: fail): "
                 "other processes were busy on our cores or GPU while timing"
@@ -144,6 +143,7 @@ def _rounds_from_rows(rows: list[dict[str, Any]]) -> list[list[Window]]:
             window = Window(row["batch_size"], samples[start : start + count])
             start += count
             if index == 0:
+                window.notes = json.loads(row["runtime_notes"]) if row.get("runtime_notes") else []
                 window.contended = bool(row.get("contended"))
                 window.retries = int(row.get("contention_retries") or 0)
                 window.peak_memory_bytes = row.get("peak_memory_bytes")
@@ -199,6 +199,7 @@ _DERIVED = {
     "energy_reason",
     "energy_j_per_batch",
     "energy_j_per_sample",
+    "runtime_notes",
     "compression_ratio",
     "accuracy_delta",
     "fidelity",
@@ -232,13 +233,4 @@ _SHARED_METRICS = (
     "hostname",
     "cpu_model",
     "gpu_name",
-    "runtime_notes",
 )
-
-
-def median_p50(record: JobRecord, batch_size: int) -> float | None:
-    """The record's p50 at ``batch_size`` (median of the rounds' medians), or None."""
-    if not record.measured:
-        return None
-    index = record.job.benchmark.batch_sizes.index(batch_size)
-    return float(statistics.median(statistics.median(r[index].samples_ms) for r in record.rounds))

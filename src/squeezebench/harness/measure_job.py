@@ -76,6 +76,7 @@ def time_round(
                 budget=budget,
             )
         )
+        windows[-1].notes = runtime_notes(runner)
     return windows
 
 
@@ -105,6 +106,13 @@ def measure_on_target(
             measurement.outputs = outputs
             measurement.metrics["metric"] = data.metric
             measurement.metrics["accuracy"] = score(data.metric, outputs, data.test.labels)
+    runtime_notes(runner)  # what the accuracy pass chose is not about the batch sizes below
     if probe is not None:
         measurement.windows = time_round(runner, data, example, settings, probe)
     return measurement
+
+
+def runtime_notes(runner: Runner) -> list[str]:
+    """The runner's notes since the last call (none from runners without the hook)."""
+    notes = getattr(runner, "notes", None)
+    return list(notes()) if callable(notes) else []

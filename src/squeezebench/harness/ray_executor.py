@@ -48,6 +48,7 @@ from squeezebench.harness.ray_routing import (
     unservable_reason,
 )
 from squeezebench.harness.worker import JobRequest
+from squeezebench.results.status import ERROR, SKIPPED
 from squeezebench.spec.models import TargetSpec
 
 logger = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ class RayExecutor:
         try:
             return self.submit(request, timeout).result()
         except TaskLost as lost:
-            return JobResult("error", str(lost))
+            return JobResult(ERROR, str(lost))
 
     def _launch(self, attempt: _Attempt) -> None:
         from squeezebench.harness.workspace import JobResult
@@ -200,7 +201,7 @@ class RayExecutor:
         if reason is not None:
             failed = attempt.target.if_unavailable == "fail"
             status, tail = (
-                ("error", " (the target says if_unavailable: fail)") if failed else ("skipped", "")
+                (ERROR, " (the target says if_unavailable: fail)") if failed else (SKIPPED, "")
             )
             attempt.future.set_result(JobResult(status, reason + tail))
             return

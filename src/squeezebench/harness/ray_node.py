@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from squeezebench.harness.worker import JobRequest
+from squeezebench.results.status import ERROR
 
 Bundle = dict[str, bytes]
 """Artifact cache files (name -> bytes) that travel between nodes through the object store."""
@@ -120,7 +121,7 @@ def run_on_node(
     node_id, hostname = _current_node_id(), socket.gethostname()
     problem = version_problem(expected)
     if problem:
-        return NodeOutcome(JobResult("error", problem), node_id, hostname), {}
+        return NodeOutcome(JobResult(ERROR, problem), node_id, hostname), {}
     for name in RAY_THREAD_VARIABLES:
         os.environ.pop(name, None)  # before the fork server starts (see the module docstring)
     devices = {name: os.environ[name] for name in DEVICE_VARIABLES if name in os.environ}

@@ -30,26 +30,29 @@ from squeezebench.harness.jobs import Job, plan_jobs
 from squeezebench.harness.manifest import RunManifest
 from squeezebench.harness.measure.quality import EMBEDDING
 from squeezebench.harness.measure_job import latency_batch
+from squeezebench.harness.preflight import check_job_count, unavailable_targets
 from squeezebench.harness.run_cluster import cluster_facts, open_cluster
 from squeezebench.harness.run_lock import lock_run_folder
 from squeezebench.harness.shutdown import stop_reason
-from squeezebench.harness.sweep import Sweep
+from squeezebench.harness.sweep import Sweep, call_optional
 from squeezebench.harness.workspace import Workspace, describe_failure
 from squeezebench.paths import cache_dir
 from squeezebench.plugins.registry import Registry
+from squeezebench.results.status import ERROR
 from squeezebench.results.storage import ResultsWriteError, check_writable
 from squeezebench.results.store import RunStore, find_resumable_run
 from squeezebench.spec.load import ResolvedSpec
-from squeezebench.spec.models import ExecutionSpec
+from squeezebench.spec.models import ExecutionSpec, TargetSpec
 
 
 class Reporter(Protocol):
     """Progress callbacks (the CLI draws a progress bar with them).
 
-    The callbacks after ``job_finished`` are optional (a reporter without them still
-    works): ``rounds_started`` gives the number of steps of the later phases (timing rounds
-    2..N and drift checks), each announced by ``round_started``/``round_finished`` or
-    ``drift_check_started``/``drift_check_finished``.
+    The callbacks after ``job_finished`` are optional (a reporter without them still works):
+    ``targets_unavailable`` comes first, before any work, when some targets cannot run here
+    (each with the reason); ``rounds_started`` gives the number of steps of the later
+    phases (timing rounds 2..N and drift checks), each announced by ``round_started`` /
+    ``round_finished`` or ``drift_check_started`` / ``drift_check_finished``.
     """
 
     def run_started(self, jobs: list[Job]) -> None: ...
@@ -60,6 +63,7 @@ class Reporter(Protocol):
     def round_finished(self, job: Job, number: int) -> None: ...
     def drift_check_started(self, job: Job) -> None: ...
     def drift_check_finished(self, job: Job) -> None: ...
+    def targets_unavailable(self, targets: list[tuple[TargetSpec, str]]) -> None: ...
 
 
 class SilentReporter:
@@ -88,7 +92,7 @@ class RunOutcome:
     @property
     def failed_jobs(self) -> int:
         """Jobs with at least one ``error`` row."""
-        return len({r["job_id"] for r in self.rows if r["status"] == "error"})
+        return len({r["job_id"] for r in self.rows if r["status"] == ERROR})
 
 
 def new_run_id() -> str:
@@ -166,6 +170,7 @@ def run_spec(
     resume: bool = False,
     retry_errors: bool = False,
     cache_artifacts: bool = False,
+    max_jobs: int | None = None,
     execution: ExecutionSpec | None = None,
 ) -> RunOutcome:
     """Run every job of ``resolved``; write rows per job and the manifest under ``output_dir``.
@@ -174,6 +179,8 @@ def run_spec(
     ``resume`` continues the latest run of the same spec in ``output_dir``: jobs with rows
     already on disk are kept as they are (``retry_errors`` re-runs those that failed).
     ``cache_artifacts`` keeps compressed artifacts in the user's cache across runs.
+    ``max_jobs`` refuses a spec that expands to more jobs. Targets that cannot run here are
+    told to the reporter (``targets_unavailable``) before any work.
     ``execution`` (default: the spec's) says where jobs run: here, or on a Ray cluster
     (a :class:`~squeezebench.harness.ray_executor.RayExecutor`, joined before any work).
     Raises :class:`UserError` (nothing run) if the model or data cannot be used, the output
@@ -183,7 +190,14 @@ def run_spec(
     """
     reporter = reporter or SilentReporter()
     output_dir = Path(output_dir or resolved.spec.output.dir)
+    check_job_count(resolved, max_jobs)
     check_writable(output_dir)  # before any work: a read-only folder is a one-line error
+    execution = execution or resolved.spec.execution
+    # on a cluster, each node checks for itself, and open_cluster says which no node serves
+    local = execution.executor == "local"
+    unavailable = unavailable_targets(resolved, registry) if local else []
+    if unavailable:
+        call_optional(reporter, "targets_unavailable", unavailable)
     base_dir = resolved.base_dir.resolve()
     trusted = resolved.spec.trust_model_files
     workspace = Workspace(
@@ -204,7 +218,7 @@ def run_spec(
             f"loading {resolved.spec.model} failed: {describe_failure(error)}"
         ) from None
     jobs = plan_jobs(resolved, registry, fingerprint)
-    cluster = open_cluster(execution or resolved.spec.execution, resolved, reporter)
+    cluster = open_cluster(execution, resolved, reporter)
     try:
         run_directory = find_resumable_run(output_dir, resolved.spec_hash) if resume else None
         run_id = run_directory.name if run_directory else new_run_id()

@@ -26,7 +26,9 @@ from squeezebench.harness.baseline import BaselineReference
 from squeezebench.harness.job_record import JobRecord
 from squeezebench.harness.jobs import Job
 from squeezebench.harness.manifest import RunManifest
+from squeezebench.harness.measure.window import Window
 from squeezebench.harness.workspace import JobResult
+from squeezebench.results.status import ERROR, OK
 from squeezebench.results.store import RunStore
 
 Execute = Callable[[Job, str], JobResult]
@@ -108,20 +110,20 @@ class Sweep:
         schedule = self._round_schedule()
         self._timed_now = self._timed_now or bool(schedule)
         drift_checks = sum(1 for job in self.jobs if self._needs_drift_check(job))
-        _call(self.reporter, "rounds_started", len(schedule) + drift_checks)
+        call_optional(self.reporter, "rounds_started", len(schedule) + drift_checks)
         for number, job in schedule:
             record = self.records[job.job_id]
             if not record.measured:  # an earlier round of this job failed
-                _call(self.reporter, "round_finished", job, number)
+                call_optional(self.reporter, "round_finished", job, number)
                 continue
             self.in_flight = job
-            _call(self.reporter, "round_started", job, number)
+            call_optional(self.reporter, "round_started", job, number)
             record.add_round(self.execute(job, "time"))
             self._timed_now = True
             self._write(job)
             self.manifest.job(job.job_id, status=record.status, rounds=len(record.rounds))
             self.in_flight = None
-            _call(self.reporter, "round_finished", job, number)
+            call_optional(self.reporter, "round_finished", job, number)
 
     def _round_schedule(self) -> list[tuple[int, Job]]:
         """(round number, job) for every round still to time, in the order to time them."""
@@ -160,20 +162,20 @@ class Sweep:
             if not self._needs_drift_check(job):
                 continue  # no baseline, no check asked for, or a finished run's own check
             self.in_flight = job
-            _call(self.reporter, "drift_check_started", job)
+            call_optional(self.reporter, "drift_check_started", job)
             result = self.execute(job, "time")
             self.in_flight = None
-            _call(self.reporter, "drift_check_finished", job)
+            call_optional(self.reporter, "drift_check_finished", job)
             drift[job.target.label] = self.drift_entry(job, result)
         self.record_drift(drift)
 
     def drift_entry(self, job: Job, result: JobResult) -> dict[str, Any]:
         """The drift of ``job``'s target: its baseline's first round against ``result``."""
-        if result.status != "ok":
+        if result.status != OK:
             return {"error": result.reason}
         record = self.records[job.job_id]
         return {
-            f"b={window.batch_size}": _drift_entry(start, window.samples_ms)
+            f"b={window.batch_size}": _drift_entry(start, window)
             for start, window in zip(record.rounds[0], result.windows, strict=True)
         }
 
@@ -186,7 +188,7 @@ class Sweep:
             record.drift = {
                 int(key[2:]): entry["change"]
                 for key, entry in measured.items()
-                if key.startswith("b=")
+                if key.startswith("b=") and entry.get("change") is not None
             }
 
     # -- phase 4 ------------------------------------------------------------------------
@@ -209,7 +211,7 @@ class Sweep:
         reference = BaselineReference()
         for record in self.records.values():
             if record.job.target.label == target and not record.job.variant.steps:
-                if record.status == "ok":
+                if record.status == OK:
                     reference.learn(record.rows(), record.outputs)
                 break
         return reference
@@ -220,17 +222,25 @@ class Sweep:
         return rows
 
 
-def _drift_entry(start: Any, end_samples: list[float]) -> dict[str, float]:
+def _drift_entry(start: Window, end: Window) -> dict[str, Any]:
+    """The baseline's first window against its re-timing at the end of the run.
+
+    A drift is only measured between two clean windows: when either was timed under
+    contention, the change says more about the other processes than about the machine's
+    speed, so it is recorded as unknown (``change`` None, ``contended`` true).
+    """
     start_ms = float(statistics.median(start.samples_ms))
-    end_ms = float(statistics.median(end_samples))
-    return {"start_ms": start_ms, "end_ms": end_ms, "change": end_ms / start_ms - 1.0}
+    end_ms = float(statistics.median(end.samples_ms))
+    contended = start.contended or end.contended
+    change = None if contended else end_ms / start_ms - 1.0
+    return {"start_ms": start_ms, "end_ms": end_ms, "change": change, "contended": contended}
 
 
 def _has_errors(rows: list[dict[str, Any]]) -> bool:
-    return any(row.get("status") == "error" for row in rows)
+    return any(row.get("status") == ERROR for row in rows)
 
 
-def _call(reporter: Any, name: str, *args: Any) -> None:
+def call_optional(reporter: Any, name: str, *args: Any) -> None:
     """Call an optional progress callback (reporters written for older versions lack it)."""
     method = getattr(reporter, name, None)
     if method is not None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import faulthandler
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from squeezebench.harness.lifeline import die_with_parent, ignore_stop_signals, watch_parent
+from squeezebench.results.status import ERROR
 
 
 @dataclass(frozen=True)
@@ -55,29 +55,17 @@ def measure_request(request: JobRequest, workspace: Any = None, registry: Any = 
     Without ``workspace`` and ``registry`` (a worker process), both are built here from
     the installed plugins.
     """
-    from squeezebench.harness.artifact_cache import ArtifactCache
     from squeezebench.harness.jobs import job_from_payload
-    from squeezebench.harness.workspace import JobResult, Workspace
+    from squeezebench.harness.workspace import JobResult, workspace_for_request
     from squeezebench.plugins.manager import default_registry
 
     registry = registry or default_registry()
     job = job_from_payload(request.job, registry)
     if workspace is None:
-        cache = (
-            ArtifactCache(Path(request.artifact_cache_dir)) if request.artifact_cache_dir else None
-        )
-        workspace = Workspace(
-            registry,
-            Path(request.base_dir),
-            job.model,
-            job.dataset,
-            job.seed,
-            cache,
-            trusted=request.trust_model_files,
-        )
+        workspace = workspace_for_request(request, registry)
     if request.model_fingerprint and workspace.fingerprint != request.model_fingerprint:
         return JobResult(
-            "error",
+            ERROR,
             f"{job.model} gave different weights in the worker than in the parent process "
             "(is the model source deterministic?)",
         )

@@ -21,13 +21,6 @@ import numpy as np
 from squeezebench.errors import BackendUnavailable, ConversionError, SqueezebenchError, UserError
 from squeezebench.harness.artifact_cache import ArtifactCache, artifact_key
 from squeezebench.harness.compress import CompressedArtifact, compress
-from squeezebench.harness.convert import (
-    ConverterUnavailable,
-    chain_label,
-    find_chain,
-    no_path_reason,
-    run_chain,
-)
 from squeezebench.harness.environment import cpu_model, gpu_name
 from squeezebench.harness.identity import job_versions, model_fingerprint
 from squeezebench.harness.jobs import Job
@@ -48,7 +41,15 @@ from squeezebench.plugins.contracts import (
     MethodContext,
     Runner,
 )
+from squeezebench.plugins.conversion import (
+    ConverterUnavailable,
+    chain_label,
+    find_chain,
+    no_path_reason,
+    run_chain,
+)
 from squeezebench.plugins.registry import Registry
+from squeezebench.results.status import ERROR, OK, SKIPPED, Status
 
 
 @dataclass
@@ -59,7 +60,7 @@ class JobResult:
     (:meth:`Workspace.time_job`) only the status and ``windows``.
     """
 
-    status: str
+    status: Status
     reason: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
@@ -102,7 +103,7 @@ def failure_result(error: BaseException, prefix: str = "") -> JobResult:
     whole = describe_failure(error, with_traceback=True)
     first = next((line.strip() for line in whole.splitlines() if line.strip()), "")
     reason = prefix + (first or type(error).__name__)
-    return JobResult("error", reason, details=whole if whole.strip() != first else None)
+    return JobResult(ERROR, reason, details=whole if whole.strip() != first else None)
 
 
 def load_model_source(
@@ -328,7 +329,7 @@ class Workspace:
             **host_metrics(job.target.device),
         }
         return JobResult(
-            "error" if measured.problem else "ok",
+            ERROR if measured.problem else OK,
             measured.problem,
             {**metrics, **target_metrics, **measured.metrics},
             measured.windows,
@@ -354,7 +355,7 @@ class Workspace:
         finally:
             runner.close()
         # the host that timed this round: on a cluster it may differ from the first's
-        return JobResult("ok", metrics=host_metrics(job.target.device), windows=windows)
+        return JobResult(OK, metrics=host_metrics(job.target.device), windows=windows)
 
     def _prepare(
         self, job: Job
@@ -366,7 +367,7 @@ class Workspace:
         except ConverterUnavailable as error:
             return _unavailable(job, str(error))
         except ConversionError as error:
-            return JobResult("skipped", f"compressing {job.variant.name}: {error}")
+            return JobResult(SKIPPED, f"compressing {job.variant.name}: {error}")
         except Exception as error:
             return failure_result(error, f"compressing {job.variant.name} failed: ")
         backend = self.registry.get("backend", job.target.backend)()
@@ -381,7 +382,7 @@ class Workspace:
         except (BackendUnavailable, ConverterUnavailable) as error:
             return _unavailable(job, str(error))
         except ConversionError as error:
-            return JobResult("skipped", str(error))
+            return JobResult(SKIPPED, str(error))
         except Exception as error:
             return failure_result(error, f"backend {backend.name} rejected the artifact: ")
         return Prepared(compressed, runnable, conversions, runner, prepare_seconds)
@@ -401,8 +402,40 @@ def host_metrics(device: str) -> dict[str, Any]:
     }
 
 
+def workspace_for_request(request: Any, registry: Registry) -> Workspace:
+    """The workspace a worker request asks for (its model, data, seed and artifact cache).
+
+    The one place workers and the in-process executor build a workspace from a request;
+    :meth:`Workspace.key` says which requests may share one.
+    """
+    job = request.job
+    cache = ArtifactCache(Path(request.artifact_cache_dir)) if request.artifact_cache_dir else None
+    return Workspace(
+        registry,
+        Path(request.base_dir),
+        job["model"],
+        job["dataset"],
+        job["seed"],
+        cache,
+        trusted=request.trust_model_files,
+    )
+
+
+def workspace_key(request: Any) -> tuple[Any, ...]:
+    """What makes two requests' workspaces the same one."""
+    job = request.job
+    return (
+        request.base_dir,
+        job["model"],
+        job["dataset"],
+        job["seed"],
+        request.artifact_cache_dir,
+        request.trust_model_files,
+    )
+
+
 def _unavailable(job: Job, reason: str) -> JobResult:
     """A target that cannot run here: skipped, or an error if the spec says so."""
     if getattr(job.target, "if_unavailable", "skip") == "fail":
-        return JobResult("error", f"{reason} (the target says if_unavailable: fail)")
-    return JobResult("skipped", reason)
+        return JobResult(ERROR, f"{reason} (the target says if_unavailable: fail)")
+    return JobResult(SKIPPED, reason)

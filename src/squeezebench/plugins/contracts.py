@@ -200,6 +200,17 @@ class Runner:
         """
         return None
 
+    def notes(self) -> list[str]:
+        """What the runtime chose while running since the previous call, one line each, or
+        ``[]`` (the default).
+
+        For choices a result should be explained by, e.g. which kernel each packed layer
+        shape ran. The harness calls it once before timing (discarding what the accuracy
+        pass chose) and after each batch size, and stores the lines as the row's
+        ``runtime_notes`` (a JSON list; null when empty).
+        """
+        return []
+
     def lazy_prepare_seconds(self) -> float:
         """Preparation done after :meth:`Backend.prepare` returned, in seconds (default 0).
 

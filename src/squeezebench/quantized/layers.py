@@ -9,6 +9,11 @@ A layer's ``state_dict`` holds exactly the stored form of its weight (see
 * ``zero_points``: uint8 ``(out_features, groups)``, asymmetric formats only;
 * ``bias``: the float layer's bias, unchanged (float32), when it had one.
 
+The bytes, scales and zero points are in the format's ``layout``: ``rows`` (format version
+1, every layer before version 2, and every convolution) or ``tiled`` (the order the CUDA
+kernels read, :mod:`squeezebench.quantized.layout`), which ``QuantizedLinear.from_float``
+picks wherever the format allows it. Shapes and sizes are the same in both.
+
 On the CPU the forward pass is the reference path: dequantize the whole weight to the
 input's dtype, then run ``F.linear`` / ``F.convNd``. It is exact with respect to the stored
 codes, slow, and the thing faster kernels must reproduce. On CUDA, ``QuantizedLinear`` runs
@@ -27,12 +32,14 @@ To load a saved ``state_dict``, build the layer with the same format (``PackedFo
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from squeezebench.quantized.layout import preferred_layout, with_layout
 from squeezebench.quantized.packing import PackedFormat, PackedWeight, dequantize
 
 _CONV_FUNCTIONS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -68,9 +75,14 @@ class PackedLayer(nn.Module):
         return self.format.group_size
 
     def load_packed(self, weight: PackedWeight, bias: torch.Tensor | None) -> PackedLayer:
-        """Copy ``weight``'s tensors (and ``bias``) into this layer's buffers; returns self."""
+        """Copy ``weight``'s tensors (and ``bias``) into this layer's buffers; returns self.
+
+        A weight in the other layout of the same format is converted to this layer's.
+        """
         if weight.format != self.format:
-            raise ValueError(f"format mismatch: {weight.format} is not {self.format}")
+            if replace(weight.format, layout=self.format.layout) != self.format:
+                raise ValueError(f"format mismatch: {weight.format} is not {self.format}")
+            weight = with_layout(weight, self.format.layout)
         if (bias is None) != (self.bias is None):
             raise ValueError("bias presence differs from the layer's")
         with torch.no_grad():
@@ -103,7 +115,7 @@ class PackedLayer(nn.Module):
         return (
             f"in_features={fmt.in_features}, out_features={fmt.out_features}, bits={fmt.bits}, "
             f"scheme={fmt.scheme}, {groups}, scale_dtype={fmt.scale_dtype}, "
-            f"bias={self.bias is not None}"
+            f"layout={fmt.layout}, bias={self.bias is not None}"
         )
 
 
@@ -111,11 +123,20 @@ class QuantizedLinear(PackedLayer):
     """A Linear layer whose weight is stored packed (1, 2, 4 or 8 bits per weight)."""
 
     @classmethod
-    def from_float(cls, layer: nn.Linear, weight: PackedWeight) -> QuantizedLinear:
-        """The packed counterpart of ``layer``, with ``weight`` quantized from its weight."""
+    def from_float(
+        cls, layer: nn.Linear, weight: PackedWeight, layout: str = "auto"
+    ) -> QuantizedLinear:
+        """The packed counterpart of ``layer``, with ``weight`` quantized from its weight.
+
+        ``layout`` ``auto`` stores it tiled where the format allows (the CUDA kernels'
+        order, packed once here), else in rows; ``rows`` or ``tiled`` choose.
+        """
         if weight.format.in_features != layer.in_features:
             raise ValueError("packed weight does not match the layer's in_features")
-        return cls(weight.format, bias=layer.bias is not None).load_packed(weight, layer.bias)
+        if layout == "auto":
+            layout = preferred_layout(weight.format)
+        fmt = replace(weight.format, layout=layout)
+        return cls(fmt, bias=layer.bias is not None).load_packed(weight, layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.is_cuda:

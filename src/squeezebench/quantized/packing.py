@@ -22,6 +22,11 @@ Packing (:func:`pack_codes`) puts ``8 / bits`` consecutive codes of a row into o
 the first code in the least significant bits: code ``j`` of a byte occupies bits
 ``j*bits .. j*bits + bits - 1``. The full specification, with examples, is in
 ``docs/methods/quantization.md``.
+
+That row layout is format version 1, and still the ``rows`` layout of version 2. Version 2
+adds the ``tiled`` layout (:mod:`squeezebench.quantized.layout`): the same bytes, scales and
+zero points, permuted into the order the CUDA kernels read them. A format's ``layout`` says
+which one a layer stores; both load, and both dequantize to the same matrix.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ Scheme = Literal["symmetric", "asymmetric", "binary"]
 SCHEMES: tuple[str, ...] = ("symmetric", "asymmetric", "binary")
 PACKABLE_BITS: tuple[int, ...] = (1, 2, 4, 8)
 SCALE_DTYPES: dict[str, torch.dtype] = {"float16": torch.float16, "float32": torch.float32}
+FORMAT_VERSION = 2
+"""Version 1: the row layout only. Version 2: adds the tiled layout (Linear layers whose
+shape allows it are packed tiled); version-1 artifacts load as the ``rows`` layout."""
+LAYOUTS: tuple[str, ...] = ("rows", "tiled")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +105,10 @@ class PackedFormat:
     """How one ``(out_features, in_features)`` weight matrix is stored.
 
     ``group_size`` is the number of (padded) columns sharing a scale; for per-channel
-    formats it equals ``padded_in_features`` (one group per row).
+    formats it equals ``padded_in_features`` (one group per row). ``layout`` is ``rows``
+    (format version 1's row-major bytes) or ``tiled`` (see :mod:`squeezebench.quantized.
+    layout`); a format pickled before the field existed reads as ``rows`` (the class
+    default).
     """
 
     out_features: int
@@ -106,6 +118,7 @@ class PackedFormat:
     group_size: int
     padded_in_features: int
     scale_dtype: torch.dtype = torch.float16
+    layout: str = "rows"
 
     def __post_init__(self) -> None:
         codes_per_byte(self.bits)
@@ -120,6 +133,14 @@ class PackedFormat:
             )
         if not 0 <= self.padded_in_features - self.in_features < self.group_size:
             raise ValueError("padding must be less than one group")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS} (got {self.layout!r})")
+        if self.layout == "tiled":
+            from squeezebench.quantized.layout import tiled_problem
+
+            problem = tiled_problem(self)
+            if problem is not None:
+                raise ValueError(f"the tiled layout does not take this format: {problem}")
 
     @property
     def groups(self) -> int:
@@ -160,20 +181,27 @@ def plan_format(
     scheme: str,
     group_size: int | None = None,
     scale_dtype: torch.dtype = torch.float16,
+    layout: str = "rows",
 ) -> PackedFormat:
     """The format of a weight with these dimensions, padding rows as needed.
 
     ``group_size`` None is per channel (rows padded to whole bytes); otherwise it must be a
-    multiple of ``8 / bits`` and rows are padded to a whole number of groups.
+    multiple of ``8 / bits`` and rows are padded to a whole number of groups. ``layout``
+    ``rows`` or ``tiled`` (ValueError when the tiled layout does not take the format).
     """
     per_byte = codes_per_byte(bits)
     if group_size is None:
         padded = -(-in_features // per_byte) * per_byte
-        return PackedFormat(out_features, in_features, bits, scheme, padded, padded, scale_dtype)
-    if group_size <= 0 or group_size % per_byte:
-        raise ValueError(f"group_size must be a positive multiple of {per_byte} for {bits} bits")
-    padded = -(-in_features // group_size) * group_size
-    return PackedFormat(out_features, in_features, bits, scheme, group_size, padded, scale_dtype)
+        group_size = padded
+    else:
+        if group_size <= 0 or group_size % per_byte:
+            raise ValueError(
+                f"group_size must be a positive multiple of {per_byte} for {bits} bits"
+            )
+        padded = -(-in_features // group_size) * group_size
+    return PackedFormat(
+        out_features, in_features, bits, scheme, group_size, padded, scale_dtype, layout
+    )
 
 
 @dataclass(frozen=True)
@@ -291,6 +319,12 @@ def dequantize(
     zero_points: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The float32 ``(out_features, in_features)`` matrix of stored codes (reference path)."""
+    if fmt.layout == "tiled":
+        from squeezebench.quantized.layout import untile_bytes, untile_groups
+
+        packed = untile_bytes(packed, fmt)
+        scales = untile_groups(scales, fmt)
+        zero_points = None if zero_points is None else untile_groups(zero_points, fmt)
     codes = unpack_codes(packed, fmt.bits).reshape(fmt.out_features, fmt.groups, fmt.group_size)
     values = codes.to(torch.float32)
     if fmt.scheme == "binary":

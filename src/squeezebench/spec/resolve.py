@@ -240,7 +240,7 @@ class Resolver:
     def _check_formats(self, steps: list[_RawStep]) -> None:
         """Each step must take the previous step's format, or one registered converters
         reach from it (the harness inserts them when the pipeline runs)."""
-        from squeezebench.harness.convert import find_chain
+        from squeezebench.plugins.conversion import find_chain
 
         current = TORCH_MODULE
         for index, step in enumerate(steps):

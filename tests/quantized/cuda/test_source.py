@@ -39,9 +39,14 @@ def test_integer_path_needs_one_group_per_k_block_and_registers() -> None:
 
 def test_fused_name_is_the_template_instance() -> None:
     name = source.fused_name("bfloat16", 4, True, False, source.FusedConfig(2, 2, 8, 3, False))
-    assert name == "weight_only_gemm<BF16, 4, true, false, 2, 2, 8, 3, false, false>"
+    assert name == "weight_only_gemm<BF16, 4, true, false, 2, 2, 8, 3, false, false, false>"
+    tiled = source.fused_name("float16", 8, False, False, source.FusedConfig(1, 2, 8), True, True)
+    assert tiled == "weight_only_gemm<F16, 8, false, false, 1, 2, 8, 2, true, true, true>"
     assert source.dequantize_name(2, "asymmetric", True, "float32") == (
-        "dequantize_packed<2, 1, true, 2>"
+        "dequantize_packed<2, 1, true, 2, false>"
+    )
+    assert source.dequantize_name(4, "symmetric", False, "float16", tiled=True) == (
+        "dequantize_packed<4, 0, false, 0, true>"
     )
 
 
@@ -67,7 +72,44 @@ def test_instances_name_each_kernel_once() -> None:
     names = source.all_instances()
     assert len(names) == len(set(names))
     with_integer_path = sum(c.allows_scale_after for c in source.DEFAULT_CONFIGS.values())
-    assert sum(n.startswith("weight_only_gemm") for n in names) == 2 * 2 * 2 * 2 * (
+    layouts = 2  # rows and tiled
+    assert sum(n.startswith("weight_only_gemm<") for n in names) == 2 * 2 * 2 * 2 * layouts * (
         3 + with_integer_path
     )
+    dequantize = [n for n in names if n.startswith("dequantize_packed")]
+    assert len(dequantize) == (7 + 4) * 2 * 3  # 7 row formats, 4 of them tiled too
     assert "template __global__ void" in source.explicit_instantiations(names[:1])
+    assert "float*, unsigned*" in source.explicit_instantiations(
+        [n for n in names if n.startswith("weight_only_gemm_wide")][:1]
+    )
+
+
+def test_the_source_is_the_kernel_files_in_order() -> None:
+    text = source.source()
+    positions = [text.index(path.read_text()[:200]) for path in source.SOURCE_FILES]
+    assert positions == sorted(positions)
+
+
+def test_kernels_find_groups_with_a_shift() -> None:
+    from squeezebench.quantized.cuda.launch import group_shift
+
+    assert group_shift(128, 64) == 7 and group_shift(11008, 1) == 0  # per channel: unused
+    with pytest.raises(ValueError, match="power-of-two group sizes"):
+        group_shift(96, 4)
+    assert not source.fused_supported(4, "symmetric", 96, 4, 384)  # dequantize path
+
+
+def test_mangled_names_are_the_compilers() -> None:
+    """Symbols as nvcc 13.0 emitted them (test_compile and test_nvrtc check every instance
+    where a compiler is present)."""
+    fused = "weight_only_gemm<F16, 4, false, false, 1, 2, 8, 2, true, true, true>"
+    assert source.mangled_name(fused) == (
+        "_Z16weight_only_gemmI3F16Li4ELb0ELb0ELi1ELi2ELi8ELi2ELb1ELb1ELb1EE"
+        "vPKhPKvS2_PKfPKtPtiiiiixx"
+    )
+    assert source.mangled_name("weight_only_gemm_wide<BF16, 8, true, 4, 2, 4, 2, false>") == (
+        "_Z21weight_only_gemm_wideI4BF16Li8ELb1ELi4ELi2ELi4ELi2ELb0EEvPKhPKtS2_PKfS4_PtPfPjiiiiixx"
+    )
+    assert source.mangled_name("dequantize_packed<4, 0, false, 0, true>") == (
+        "_Z17dequantize_packedILi4ELi0ELb0ELi0ELb1EEvPKhPKvS1_Pviiiiix"
+    )

@@ -10,12 +10,14 @@ percentiles.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from squeezebench.harness.measure.energy import EnergyReading, energy_per_inference
 from squeezebench.harness.measure.window import Window
 
 
@@ -72,7 +74,14 @@ def condition_columns(windows: Sequence[Window]) -> dict[str, Any]:
         "gpu_other_processes": _maximum([r.gpu_other_processes for r in readings]),
         "gpu_throttle": ", ".join(throttles) or None,
         "peak_memory_bytes": _maximum([w.peak_memory_bytes for w in windows]),
+        "runtime_notes": _notes(windows),
     }
+
+
+def _notes(windows: Sequence[Window]) -> str | None:
+    """The runtime's notes of every round, each once, in order (JSON), or None."""
+    notes = list(dict.fromkeys(note for w in windows for note in w.notes))
+    return json.dumps(notes) if notes else None
 
 
 def energy_columns(windows: Sequence[Window], batch_size: int) -> dict[str, Any]:
@@ -82,11 +91,14 @@ def energy_columns(windows: Sequence[Window], batch_size: int) -> dict[str, Any]
     if not measured:
         reasons = [r.energy_reason for r in readings if r.energy_reason]
         return {"energy_reason": reasons[0] if reasons else "no energy counter was read"}
-    per_batch = sum(r.energy_joules or 0.0 for r in measured) / sum(r.calls for r in measured)
+    total = EnergyReading(
+        sum(r.energy_joules or 0.0 for r in measured), measured[0].energy_source, None, 0.0
+    )
+    energy = energy_per_inference(total, sum(r.calls for r in measured), batch_size)
     return {
-        "energy_source": measured[0].energy_source,
-        "energy_j_per_batch": per_batch,
-        "energy_j_per_sample": per_batch / batch_size,
+        "energy_source": energy.source,
+        "energy_j_per_batch": energy.joules_per_batch,
+        "energy_j_per_sample": energy.joules_per_sample,
     }
 
 

@@ -65,6 +65,7 @@ class Window:
     contended: bool = False
     retries: int = 0
     peak_memory_bytes: int | None = None
+    notes: list[str] = field(default_factory=list)  # what the runtime chose (Runner.notes)
 
 
 class RetryBudget:

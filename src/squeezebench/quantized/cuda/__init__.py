@@ -1,12 +1,13 @@
 """CUDA kernels for packed (weight-only quantized) layers, compiled at run time by CuPy.
 
 :class:`~squeezebench.quantized.layers.QuantizedLinear` calls :func:`cuda_linear` for CUDA
-inputs: 4- and 8-bit affine formats with float16/bfloat16 activations run our fused kernel
-(``kernels/weight_only_gemm.cu``), larger batches and other formats dequantize with our
-kernel and multiply with cuBLAS. CuPy is an optional extra (``squeezebench[cuda]``); without
-it the layers run their reference path and say so once. See ``docs/kernels.md``.
+inputs. For each layer shape, activation dtype and batch bucket it runs the fastest of our
+fused kernel, our wide kernel (tiled layout, 9-64 rows), dequantize + cuBLAS and a cached
+dense copy (within a memory budget), as calibrated once on the device and recorded
+(``docs/kernels.md``). CuPy is an optional extra (``squeezebench[cuda]``); without it the
+layers run their reference path and say so once.
 """
 
-from squeezebench.quantized.cuda.dispatch import cuda_linear, cupy_problem, plan
+from squeezebench.quantized.cuda.dispatch import cuda_linear, cupy_problem, plan_for
 
-__all__ = ["cuda_linear", "cupy_problem", "plan"]
+__all__ = ["cuda_linear", "cupy_problem", "plan_for"]

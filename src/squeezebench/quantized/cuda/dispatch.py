@@ -1,40 +1,52 @@
 """Which path a packed Linear layer takes on a CUDA tensor, and running it.
 
-* ``fused``: our weight-only kernel (4 or 8 bits, affine, float16/bfloat16 activations, up
-  to :data:`~squeezebench.quantized.cuda.source.MAX_CHUNKED_BATCH` rows): the packed bytes
-  are read once per 32 rows, dequantized in registers and multiplied on the tensor cores;
-* ``dequantize``: our dequantize kernel writes the dense weight once, then cuBLAS
-  (``F.linear``) multiplies: large batches, where the product is compute-bound, and formats
-  the fused kernel does not take (1 and 2 bits, odd group sizes, float32 activations);
-* ``reference``: the layer's pure-torch path, when CuPy is missing (said once per process),
-  kernels are switched off (``SQUEEZEBENCH_CUDA_KERNELS=0``) or the dtype is float64.
+Per layer shape, activation dtype and batch bucket the fastest of the paths that can run
+(:mod:`~squeezebench.quantized.cuda.paths`: fused kernel, wide kernel, dequantize + cuBLAS,
+a dense copy within its memory budget) is chosen by a short calibration on the device,
+timed with CUDA events, checked against dequantize + cuBLAS, and cached per GPU name and
+shape on disk (:mod:`~squeezebench.quantized.cuda.decisions`; ``SQUEEZEBENCH_CUDA_DISPATCH``
+overrides it). Layers under :data:`MIN_CALIBRATED_WEIGHTS` weights, and calls during CUDA
+graph capture, take the static plan. Every call records its choice
+(:mod:`~squeezebench.quantized.cuda.record`), which the torch backend hands to the
+harness as the row's ``runtime_notes``.
+
+The ``reference`` path (the layer's pure-torch forward) runs when CuPy is missing (said once
+per process), kernels are switched off (``SQUEEZEBENCH_CUDA_KERNELS=0``) or the dtype is
+float64.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
 import warnings
 import weakref
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 
-from squeezebench.quantized.cuda import source
+from squeezebench.quantized.cuda import calibration, paths, source
+from squeezebench.quantized.cuda.calibration import Decision, DispatchKey
+from squeezebench.quantized.cuda.decisions import DecisionStore, choose, dispatch_setting
+from squeezebench.quantized.cuda.record import record_use
 
 if TYPE_CHECKING:
     from squeezebench.quantized.layers import QuantizedLinear
 
-Path = Literal["fused", "dequantize", "reference"]
 KERNELS_VARIABLE = "SQUEEZEBENCH_CUDA_KERNELS"
+MIN_CALIBRATED_WEIGHTS = 1 << 20
+"""Smaller layers are not worth a calibration (their paths differ by launch overheads)."""
 MISSING_CUPY = (
     "CuPy is not installed, so packed (weight-only quantized) layers on CUDA run the "
     "reference path: the weight is dequantized on every forward. For squeezebench's CUDA "
     "kernels install the extra: pip install 'squeezebench[cuda]' (cupy-cuda12x; use the "
     "CuPy wheel matching your CUDA version)"
 )
+_RUNS_ON_KERNELS = (torch.float16, torch.bfloat16, torch.float32)
 
 _logger = logging.getLogger("squeezebench")
 _cupy_state: dict[str, object] = {}
@@ -70,132 +82,152 @@ def cupy_problem() -> str | None:
     return problem  # type: ignore[return-value]
 
 
-def plan(
-    activation: torch.dtype,
-    batch: int,
-    *,
-    bits: int,
-    scheme: str,
-    group_size: int,
-    groups: int,
-    padded_in_features: int,
-) -> Path:
-    """The path for ``batch`` rows of ``activation`` through a layer of this format."""
-    name = str(activation).removeprefix("torch.")
-    if name not in ("float16", "bfloat16", "float32"):
-        return "reference"
-    fused_format = source.fused_supported(bits, scheme, group_size, groups, padded_in_features)
-    if name in source.ACTIVATIONS and fused_format and batch <= source.MAX_CHUNKED_BATCH:
-        return "fused"
-    return "dequantize"
+@dataclass(frozen=True)
+class Plan:
+    """A prepared path for one (layer, dtype, batch): the runner and what to record."""
+
+    path: str
+    run: paths.Runner
+    key_text: str
+    note: str
 
 
 def cuda_linear(x: torch.Tensor, layer: QuantizedLinear) -> torch.Tensor:
-    """``layer(x)`` for a CUDA tensor ``x``, through our kernels where they apply."""
+    """``layer(x)`` for a CUDA tensor ``x``, through the path chosen for its shape."""
     fmt = layer.format
     if not kernels_enabled() or cupy_problem() is not None:
         return layer.reference_forward(x)
     rows = x.reshape(-1, fmt.in_features)
-    path = plan(
-        x.dtype,
-        rows.shape[0],
-        bits=fmt.bits,
-        scheme=fmt.scheme,
-        group_size=fmt.group_size,
-        groups=fmt.groups,
-        padded_in_features=fmt.padded_in_features,
-    )
-    if path == "reference" or rows.shape[0] == 0:
+    if rows.shape[0] == 0 or x.dtype not in _RUNS_ON_KERNELS:
         return layer.reference_forward(x)
-    if path == "dequantize":
-        return _dequantize_then_linear(x, layer)
-    inputs = _aligned_rows(rows, fmt.padded_in_features)
-    out = torch.empty(rows.shape[0], fmt.out_features, dtype=x.dtype, device=x.device)
-    stream = torch.cuda.current_stream(x.device).cuda_stream
-    for start, launcher in _fused_launchers(layer, x.dtype, rows.shape[0]):
-        launcher(inputs[start].data_ptr(), out[start].data_ptr(), stream)
-    return out.reshape(*x.shape[:-1], fmt.out_features)
+    plan = plan_for(layer, rows)
+    record_use(plan.key_text, plan.note)
+    return plan.run(rows).reshape(*x.shape[:-1], fmt.out_features)
 
 
-_launcher_cache: weakref.WeakKeyDictionary[Any, dict[tuple, tuple[tuple, list, tuple]]] = (
+_plans: weakref.WeakKeyDictionary[Any, dict[tuple, tuple[tuple, Plan]]] = (
     weakref.WeakKeyDictionary()
 )
-"""Per layer, per (dtype, rows): the buffers' state the launchers were made for, the
-launchers, and the tensors they point to."""
+"""Per layer, per (dtype, rows): the buffers' state the plan was made for, and the plan."""
 
 
-def _fused_launchers(
-    layer: QuantizedLinear, dtype: torch.dtype, rows: int
-) -> list[tuple[int, Callable[[int, int, int], None]]]:
-    """One prepared launch per chunk of 32 rows, cached per layer while its buffers stay
-    the same tensors, unmodified (a ``load_state_dict`` or ``.to()`` invalidates it)."""
-    from squeezebench.quantized.cuda import launch
-
+def buffer_state(layer: QuantizedLinear) -> tuple:
+    """Identity and version of the layer's buffers: a ``load_state_dict``, ``.to()`` or an
+    in-place change makes every prepared runner stale."""
     buffers = (layer.packed_weight, layer.scales, layer.zero_points, layer.bias)
-    state = tuple((b.data_ptr(), b._version) if b is not None else None for b in buffers)
-    per_shape = _launcher_cache.setdefault(layer, {})
-    cached = per_shape.get((dtype, rows))
+    return tuple((b.data_ptr(), b._version) if b is not None else None for b in buffers)
+
+
+def plan_for(layer: QuantizedLinear, rows: torch.Tensor) -> Plan:
+    """The plan for ``rows`` through ``layer``, made once per shape while the buffers stay."""
+    state = buffer_state(layer)
+    per_shape = _plans.setdefault(layer, {})
+    shape = (rows.dtype, rows.shape[0])
+    cached = per_shape.get(shape)
     if cached is not None and cached[0] == state:
         return cached[1]
-    fmt = layer.format
-    scales = _kernel_scales(layer.scales)
-    zero_points = None if layer.zero_points is None else layer.zero_points.contiguous()
-    packed = layer.packed_weight.contiguous()
-    bias = None if layer.bias is None else layer.bias.to(torch.float32).contiguous()
-    launchers: list[tuple[int, Callable[[int, int, int], None]]] = []
-    for start in range(0, rows, source.MAX_FUSED_BATCH):
-        chunk = min(source.MAX_FUSED_BATCH, rows - start)
-        run = launch.prepare_fused(
-            packed,
-            scales,
-            zero_points,
-            bias,
-            activation=dtype,
-            rows=chunk,
-            padded_in_features=fmt.padded_in_features,
-            bits=fmt.bits,
-            group_size=fmt.group_size,
-            config=source.fused_config(chunk),
-        )
-        launchers.append((start, run))
-    # the launchers hold raw pointers: keep the tensors they point to alive with them
     if any(entry[0] != state for entry in per_shape.values()):
-        per_shape.clear()  # the buffers changed: every older launcher is stale
-    per_shape[(dtype, rows)] = (state, launchers, (packed, scales, zero_points, bias))
-    return launchers
+        per_shape.clear()  # the buffers changed: every older plan is stale
+    plan, keep = make_plan(layer, rows, state)
+    if keep:
+        per_shape[shape] = (state, plan)
+    return plan
 
 
-def _dequantize_then_linear(x: torch.Tensor, layer: QuantizedLinear) -> torch.Tensor:
-    from squeezebench.quantized.cuda import launch
+def make_plan(layer: QuantizedLinear, rows: torch.Tensor, state: tuple) -> tuple[Plan, bool]:
+    """Decide the path for ``rows`` and prepare it; whether the plan may be cached."""
+    dtype, batch = rows.dtype, rows.shape[0]
+    available = paths.available_paths(layer, dtype, batch)
+    heuristic = paths.heuristic_path(available, batch)
+    key = dispatch_key(layer, dtype, batch, rows.device)
+    runners: dict[str, paths.Runner | None] = {}
 
+    def runner(path: str) -> paths.Runner | None:
+        if path not in runners:
+            runners[path] = build_runner(path, layer, dtype, batch, state)
+        return runners[path]
+
+    capturing = torch.cuda.is_current_stream_capturing()
     fmt = layer.format
-    weight = torch.empty(fmt.out_features, fmt.in_features, dtype=x.dtype, device=x.device)
-    launch.dequantize(
-        layer.packed_weight.contiguous(),
-        _kernel_scales(layer.scales),
-        None if layer.zero_points is None else layer.zero_points.contiguous(),
-        weight,
-        bits=fmt.bits,
-        scheme=fmt.scheme,
-        padded_in_features=fmt.padded_in_features,
-        group_size=fmt.group_size,
+    worth_it = fmt.out_features * fmt.in_features >= MIN_CALIBRATED_WEIGHTS
+
+    def calibrate() -> Decision:
+        candidates = {}
+        for path in available:
+            run = runner(path)
+            if run is not None:  # None: a dense copy over the budget
+                candidates[path] = functools.partial(run, rows)
+        timer = calibration.event_timer(rows.device, _l2_bytes(rows.device))
+        return calibration.calibrate(
+            candidates, timer, calibration.relative_error, device=key.device
+        )
+
+    setting = dispatch_setting()
+    decision = choose(
+        key, available, heuristic, setting, _store(setting.file),
+        calibrate if worth_it and not capturing else None,
+    )  # fmt: skip
+    run = runner(decision.path)
+    if run is None:  # the dense copy no longer fits the budget
+        decision = decision.without({decision.path}, heuristic)
+        run = runner(decision.path)
+    if run is None:
+        raise RuntimeError(f"cuda dispatch: no runnable path for {key.describe()}")
+    if decision.path != "dense":
+        paths.drop_unused_dense(layer, dtype)
+    else:
+        paths.mark_dense_used(layer, dtype)
+    plan = Plan(decision.path, run, key.text(), decision.note(key))
+    return plan, not capturing
+
+
+def build_runner(
+    path: str, layer: QuantizedLinear, dtype: torch.dtype, batch: int, state: tuple
+) -> paths.Runner | None:
+    """The runner of ``path`` (None: the dense copy does not fit the budget)."""
+    if path == "fused":
+        return paths.fused_runner(layer, dtype, batch)
+    if path == "wide":
+        return paths.wide_runner(layer, dtype, batch)
+    if path == "dense":
+        return paths.dense_runner(layer, dtype, state)
+    return paths.dequantize_runner(layer, dtype)
+
+
+def dispatch_key(
+    layer: QuantizedLinear, dtype: torch.dtype, batch: int, device: torch.device
+) -> DispatchKey:
+    """What the decision for this call is cached under."""
+    fmt = layer.format
+    groups = "ch" if fmt.groups == 1 else f"g{fmt.group_size}"
+    scales = {torch.float16: "f16", torch.float32: "f32"}.get(layer.scales.dtype, "other")
+    label = f"int{fmt.bits}-{fmt.scheme[:4]}-{groups}-{scales}-{fmt.layout}"
+    return DispatchKey(
+        _device_name(device),
+        str(dtype).removeprefix("torch."),
+        label,
+        fmt.out_features,
+        fmt.padded_in_features,
+        calibration.batch_bucket(batch),
     )
-    bias = None if layer.bias is None else layer.bias.to(x.dtype)
-    return F.linear(x, weight, bias)
 
 
-def _kernel_scales(scales: torch.Tensor) -> torch.Tensor:
-    """Scales as the kernels read them: float16 or float32 (bfloat16 ones are widened)."""
-    if scales.dtype not in (torch.float16, torch.float32):
-        scales = scales.to(torch.float32)
-    return scales.contiguous()
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device)
 
 
-def _aligned_rows(rows: torch.Tensor, padded: int) -> torch.Tensor:
-    """``rows`` zero-padded to ``padded`` columns, contiguous, rows 16-byte aligned."""
-    if rows.shape[1] != padded:
-        rows = F.pad(rows, (0, padded - rows.shape[1]))
-    rows = rows.contiguous()
-    if rows.data_ptr() % 16:
-        rows = rows.clone()
-    return rows
+def _l2_bytes(device: torch.device) -> int:
+    return int(getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) or 0)
+
+
+@functools.cache
+def _store(file: Path | None) -> DecisionStore:
+    return DecisionStore(file, kernels_fingerprint())
+
+
+def kernels_fingerprint() -> str:
+    """What decisions depend on besides the GPU: the kernel source and launch shapes."""
+    from squeezebench.quantized.cuda import wide_source
+
+    text = source.source() + repr(source.configs_in_use()) + repr(wide_source.DEFAULT_WIDE_CONFIGS)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

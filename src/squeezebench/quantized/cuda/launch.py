@@ -18,19 +18,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from squeezebench.quantized.cuda import source
+from squeezebench.quantized.cuda import source, wide_source
 from squeezebench.quantized.cuda.source import FusedConfig
+from squeezebench.quantized.cuda.wide_source import WideConfig
 
 
 @functools.cache
 def _function(name: str, device_index: int) -> Any:
+    """The kernel of template instance ``name``, compiled for device ``device_index``.
+
+    The source gets an explicit instantiation of ``name`` and the kernel is looked up by its
+    mangled name: CuPy then keeps the binary in its disk cache (with ``name_expressions`` it
+    would recompile in every process).
+    """
     import cupy
 
+    code = source.source() + "\n" + source.explicit_instantiations([name])
     with cupy.cuda.Device(device_index):
-        module = cupy.RawModule(
-            code=source.source(), options=source.COMPILE_OPTIONS, name_expressions=(name,)
-        )
-        return module.get_function(name)
+        module = cupy.RawModule(code=code, options=source.COMPILE_OPTIONS)
+        return module.get_function(source.mangled_name(name))
 
 
 @functools.cache
@@ -40,6 +46,16 @@ def _external_stream(pointer: int, device_index: int) -> Any:
     with warnings.catch_warnings():  # CuPy 14 prefers Stream.from_external(protocol object)
         warnings.simplefilter("ignore", DeprecationWarning)
         return cupy.cuda.ExternalStream(pointer, device_index)
+
+
+def group_shift(group_size: int, groups: int) -> int:
+    """log2 of a power-of-two group size: the fused and wide kernels shift, never divide
+    (0 per channel, where it is not used)."""
+    if groups == 1:
+        return 0
+    if group_size & (group_size - 1):
+        raise ValueError(f"the fused kernels take power-of-two group sizes (got {group_size})")
+    return group_size.bit_length() - 1
 
 
 def _pointer(tensor: torch.Tensor | None) -> np.uint64:
@@ -79,12 +95,14 @@ def prepare_fused(
     bits: int,
     group_size: int,
     config: FusedConfig,
+    tiled: bool = False,
 ) -> Callable[[int, int, int], None]:
     """A launcher of the fused kernel for ``rows`` rows, all but x and out fixed.
 
     The returned function takes the data pointers of x (rows, padded_in_features,
     contiguous) and of out (rows, N, contiguous), and torch's current stream pointer. It
     saves the per-call cost of naming, looking up and packing the constant arguments.
+    ``tiled``: the buffers are in the tiled layout.
     """
     out_features = packed.shape[0]
     name = source.fused_name(
@@ -94,6 +112,7 @@ def prepare_fused(
         scales.dtype == torch.float32,
         config,
         source.scale_after(bits, group_size, scales.shape[1], config),
+        tiled,
     )
     index = device_index(packed.device)
     kernel = _function(name, index)
@@ -103,7 +122,7 @@ def prepare_fused(
         np.int32(padded_in_features),
         np.int32(rows),
         np.int32(scales.shape[1]),
-        np.int32(group_size),
+        np.int32(group_shift(group_size, scales.shape[1])),
         np.int64(padded_in_features),
         np.int64(out_features),
     )
@@ -112,6 +131,54 @@ def prepare_fused(
     def run(x_pointer: int, out_pointer: int, stream: int) -> None:
         args = (*head, np.uint64(x_pointer), np.uint64(out_pointer), *tail)
         _run(kernel, grid, block, args, index, stream)
+
+    return run
+
+
+def prepare_wide(
+    packed: torch.Tensor,
+    scales: torch.Tensor,
+    zero_points: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    *,
+    activation: torch.dtype,
+    rows: int,
+    padded_in_features: int,
+    bits: int,
+    group_size: int,
+    config: WideConfig,
+    grid: int,
+) -> Callable[[int, int, int, int, int], None]:
+    """A launcher of the wide kernel (tiled layout, float16 scales) for up to 64 ``rows``.
+
+    The returned function takes the data pointers of x and out (as for
+    :func:`prepare_fused`), torch's current stream pointer, and the pointers of a zeroed
+    float32 workspace of at least ``N * 8 * config.batch_tiles`` elements and of zeroed
+    uint32 counters, one per output tile: the kernel leaves both zero.
+    """
+    out_features = packed.shape[0]
+    after = wide_source.wide_scale_after(bits, group_size, scales.shape[1], config)
+    name = wide_source.wide_name(
+        str(activation).removeprefix("torch."), bits, zero_points is not None, config, after
+    )
+    index = device_index(packed.device)
+    kernel = _function(name, index)
+    head = (_pointer(packed), _pointer(scales), _pointer(zero_points), _pointer(bias))
+    tail = (
+        np.int32(out_features),
+        np.int32(padded_in_features),
+        np.int32(rows),
+        np.int32(scales.shape[1]),
+        np.int32(group_shift(group_size, scales.shape[1])),
+        np.int64(padded_in_features),
+        np.int64(out_features),
+    )
+    threads = config.threads
+
+    def run(x_pointer: int, out_pointer: int, stream: int, workspace: int, counters: int) -> None:
+        pointers = (np.uint64(x_pointer), np.uint64(out_pointer))
+        scratch = (np.uint64(workspace), np.uint64(counters))
+        _run(kernel, grid, threads, (*head, *pointers, *scratch, *tail), index, stream)
 
     return run
 
@@ -127,6 +194,7 @@ def fused_gemm(
     bits: int,
     group_size: int,
     config: FusedConfig,
+    tiled: bool = False,
 ) -> torch.Tensor:
     """``out = x @ W.T (+ bias)`` for up to 32 rows of ``x``, W read from its packed bytes.
 
@@ -145,6 +213,7 @@ def fused_gemm(
         bits=bits,
         group_size=group_size,
         config=config,
+        tiled=tiled,
     )
     run(x.data_ptr(), out.data_ptr(), torch.cuda.current_stream(x.device).cuda_stream)
     return out
@@ -160,11 +229,12 @@ def dequantize(
     scheme: str,
     padded_in_features: int,
     group_size: int,
+    tiled: bool = False,
 ) -> torch.Tensor:
     """Write the dense ``(N, K)`` weight into ``out`` (float16, bfloat16 or float32)."""
     out_features, in_features = out.shape
     name = source.dequantize_name(
-        bits, scheme, scales.dtype == torch.float32, str(out.dtype).removeprefix("torch.")
+        bits, scheme, scales.dtype == torch.float32, str(out.dtype).removeprefix("torch."), tiled
     )
     args = (
         _pointer(packed),

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KERNEL_DIR = Path(__file__).parent / "kernels"
-SOURCE_FILE = KERNEL_DIR / "weight_only_gemm.cu"
+SOURCE_FILES: tuple[Path, ...] = (
+    KERNEL_DIR / "layout.cu",
+    KERNEL_DIR / "weight_only_gemm.cu",
+    KERNEL_DIR / "weight_only_gemm_wide.cu",
+)
+"""The kernel source, in this order: index arithmetic, the fused and dequantize kernels,
+the wide kernel (each file uses the ones before it)."""
 COMPILE_OPTIONS: tuple[str, ...] = ("-std=c++17",)
 """Options for NVRTC (through CuPy) and nvcc alike."""
 
@@ -35,7 +41,7 @@ SHARED_MEMORY_LIMIT = 48 * 1024
 
 def source() -> str:
     """The CUDA C++ source of every kernel."""
-    return _read(SOURCE_FILE)
+    return "\n".join(_read(path) for path in SOURCE_FILES)
 
 
 @functools.cache
@@ -160,6 +166,9 @@ def configs_to_json(configs: dict[int, FusedConfig]) -> str:
     return json.dumps({str(k): dataclasses.asdict(v) for k, v in configs.items()}, indent=1)
 
 
+FLAG = {True: "true", False: "false"}
+
+
 def fused_name(
     activation: str,
     bits: int,
@@ -167,13 +176,13 @@ def fused_name(
     float32_scales: bool,
     config: FusedConfig,
     scale_after: bool = False,
+    tiled: bool = False,
 ) -> str:
     """The template instance (NVRTC name expression) of the fused kernel."""
-    flag = {True: "true", False: "false"}
     return (
-        f"weight_only_gemm<{ACTIVATIONS[activation]}, {bits}, {flag[asymmetric]}, "
-        f"{flag[float32_scales]}, {config.batch_tiles}, {config.row_tiles}, {config.warps}, "
-        f"{config.stages}, {flag[config.split_k]}, {flag[scale_after]}>"
+        f"weight_only_gemm<{ACTIVATIONS[activation]}, {bits}, {FLAG[asymmetric]}, "
+        f"{FLAG[float32_scales]}, {config.batch_tiles}, {config.row_tiles}, {config.warps}, "
+        f"{config.stages}, {FLAG[config.split_k]}, {FLAG[scale_after]}, {FLAG[tiled]}>"
     )
 
 
@@ -189,12 +198,13 @@ DEQUANTIZE_SCHEMES: dict[str, int] = {"symmetric": 0, "asymmetric": 1, "binary":
 DEQUANTIZE_OUTPUTS: dict[str, int] = {"float16": 0, "bfloat16": 1, "float32": 2}
 
 
-def dequantize_name(bits: int, scheme: str, float32_scales: bool, output: str) -> str:
+def dequantize_name(
+    bits: int, scheme: str, float32_scales: bool, output: str, tiled: bool = False
+) -> str:
     """The template instance of the dequantize kernel."""
-    f32 = "true" if float32_scales else "false"
     return (
-        f"dequantize_packed<{bits}, {DEQUANTIZE_SCHEMES[scheme]}, {f32}, "
-        f"{DEQUANTIZE_OUTPUTS[output]}>"
+        f"dequantize_packed<{bits}, {DEQUANTIZE_SCHEMES[scheme]}, {FLAG[float32_scales]}, "
+        f"{DEQUANTIZE_OUTPUTS[output]}, {FLAG[tiled]}>"
     )
 
 
@@ -202,51 +212,89 @@ def fused_supported(bits: int, scheme: str, group_size: int, groups: int, padded
     """Whether the fused kernel takes this packed format.
 
     It needs 4 or 8 bits, an affine scheme, rows of whole 16-byte chunks, and each lane's
-    chunk of codes inside one group (per channel, or groups a multiple of the chunk).
+    chunk of codes inside one group: per channel, or power-of-two groups (the kernels find a
+    code's group with a shift) of at least one chunk.
     """
     if bits not in FUSED_BITS or scheme not in ("symmetric", "asymmetric"):
         return False
     chunk = codes_per_lane(bits)
-    return padded % chunk == 0 and (groups == 1 or group_size % chunk == 0)
+    power_of_two = group_size & (group_size - 1) == 0
+    return padded % chunk == 0 and (groups == 1 or (group_size >= chunk and power_of_two))
 
 
 def all_instances() -> list[str]:
     """Every template instance the dispatcher can launch (what the nvcc test compiles)."""
+    from squeezebench.quantized.cuda import wide_source
+
     names = [
-        fused_name(activation, bits, asymmetric, f32, config, after)
+        fused_name(activation, bits, asymmetric, f32, config, after, tiled)
         for activation in ACTIVATIONS
         for bits in FUSED_BITS
         for asymmetric in (False, True)
         for f32 in (False, True)
         for config in DEFAULT_CONFIGS.values()
         for after in (False, True)
+        for tiled in (False, True)
         if config.allows_scale_after or not after
     ]
+    names += wide_source.all_wide_instances()
     names += [
-        dequantize_name(bits, scheme, f32, output)
+        dequantize_name(bits, scheme, f32, output, tiled)
         for bits, scheme in (
             *((b, s) for b in (2, 4, 8) for s in ("symmetric", "asymmetric")),
             (1, "binary"),
         )
         for f32 in (False, True)
         for output in DEQUANTIZE_OUTPUTS
+        for tiled in (False, True)
+        if (bits in FUSED_BITS and scheme != "binary") or not tiled
     ]
     return names
 
 
-_FUSED_SIGNATURE = (
-    "(const u8*, const void*, const u8*, const float*, const u16*, u16*, "
-    "int, int, int, int, int, long long, long long)"
-)
-_DEQUANTIZE_SIGNATURE = (
-    "(const u8*, const void*, const u8*, void*, int, int, int, int, int, long long)"
-)
+_SIGNATURES = {
+    "weight_only_gemm_wide": (
+        "(const u8*, const u16*, const u8*, const float*, const u16*, u16*, float*, "
+        "unsigned*, int, int, int, int, int, long long, long long)"
+    ),
+    "weight_only_gemm": (
+        "(const u8*, const void*, const u8*, const float*, const u16*, u16*, "
+        "int, int, int, int, int, long long, long long)"
+    ),
+    "dequantize_packed": (
+        "(const u8*, const void*, const u8*, void*, int, int, int, int, int, long long)"
+    ),
+}
+
+
+_MANGLED_PARAMETERS = {
+    "weight_only_gemm_wide": "vPKhPKtS2_PKfS4_PtPfPjiiiiixx",
+    "weight_only_gemm": "vPKhPKvS2_PKfPKtPtiiiiixx",
+    "dequantize_packed": "vPKhPKvS1_Pviiiiix",
+}
+"""The Itanium-mangled return and parameter types of each kernel (fixed per kernel: its
+template arguments always hold one type, or none, so substitutions number the same)."""
+
+
+def mangled_name(name: str) -> str:
+    """The symbol of template instance ``name`` (``weight_only_gemm<F16, 4, ...>``), as the
+    compiler mangles it (checked against nvcc and NVRTC by the compile tests)."""
+    kernel, arguments = name.rstrip(">").split("<", 1)
+    encoded = []
+    for argument in (a.strip() for a in arguments.split(",")):
+        if argument in ("true", "false"):
+            encoded.append(f"Lb{int(argument == 'true')}E")
+        elif argument.isdigit():
+            encoded.append(f"Li{argument}E")
+        else:
+            encoded.append(f"{len(argument)}{argument}")
+    return f"_Z{len(kernel)}{kernel}I{''.join(encoded)}E{_MANGLED_PARAMETERS[kernel]}"
 
 
 def explicit_instantiations(names: list[str]) -> str:
     """C++ that instantiates ``names`` (for compiling with nvcc, which has no name list)."""
     lines = []
     for name in names:
-        signature = _FUSED_SIGNATURE if name.startswith("weight_only") else _DEQUANTIZE_SIGNATURE
+        signature = _SIGNATURES[name.split("<", 1)[0]]
         lines.append(f"template __global__ void {name}{signature};")
     return "\n".join(lines) + "\n"

@@ -1,10 +1,14 @@
 """``squeezebench compare``: the regression gate (matching, judging, rendering)."""
 
 from squeezebench.results.compare.match import (
-    CHANGE_HEADERS,
+    compare,
+    compare_rows,
+    parse_threshold,
+    parse_threshold_for,
+)
+from squeezebench.results.compare.model import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
-    FORMATS,
     IMPROVEMENT,
     INCONCLUSIVE,
     INFO,
@@ -19,10 +23,10 @@ from squeezebench.results.compare.match import (
     Comparison,
     Metric,
     Unmatched,
-    compare,
-    compare_rows,
-    parse_threshold,
-    parse_threshold_for,
+)
+from squeezebench.results.compare.render import (
+    CHANGE_HEADERS,
+    FORMATS,
     render,
     render_markdown,
     render_text,

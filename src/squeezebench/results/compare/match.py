@@ -40,59 +40,15 @@ from squeezebench.results.compare.judge import hardware_difference, judge
 from squeezebench.results.compare.model import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
-    IMPROVEMENT,
-    INCONCLUSIVE,
-    INFO,
     METRIC_NAMES,
     METRICS,
-    NOT_SIGNIFICANT,
-    REGRESSION,
-    UNCHANGED,
-    WITHIN,
-    Change,
-    CompareExit,
     Comparison,
-    Metric,
     Unmatched,
-)
-from squeezebench.results.compare.render import (
-    CHANGE_HEADERS,
-    FORMATS,
-    render,
-    render_markdown,
-    render_text,
 )
 from squeezebench.results.formatting import short_reason
 from squeezebench.results.runs import RunSelection, select_runs
+from squeezebench.results.status import ERROR, OK
 from squeezebench.suggest import unknown_name_message
-
-__all__ = [
-    "CHANGE_HEADERS",
-    "DEFAULT_ALPHA",
-    "DEFAULT_THRESHOLD",
-    "FORMATS",
-    "IMPROVEMENT",
-    "INCONCLUSIVE",
-    "INFO",
-    "METRICS",
-    "METRIC_NAMES",
-    "NOT_SIGNIFICANT",
-    "REGRESSION",
-    "UNCHANGED",
-    "WITHIN",
-    "Change",
-    "CompareExit",
-    "Comparison",
-    "Metric",
-    "Unmatched",
-    "compare",
-    "compare_rows",
-    "parse_threshold",
-    "parse_threshold_for",
-    "render",
-    "render_markdown",
-    "render_text",
-]
 
 
 def parse_threshold(text: str) -> float:
@@ -141,9 +97,9 @@ def _unmatched(row: Mapping[str, Any], batch_size: int, detail: str) -> Unmatche
 def _status_detail(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return (
         f"baseline {before['status']}"
-        + (f" ({short_reason(before.get('reason'))})" if before["status"] != "ok" else "")
+        + (f" ({short_reason(before.get('reason'))})" if before["status"] != OK else "")
         + f", new {after['status']}"
-        + (f" ({short_reason(after.get('reason'))})" if after["status"] != "ok" else "")
+        + (f" ({short_reason(after.get('reason'))})" if after["status"] != OK else "")
     )
 
 
@@ -166,9 +122,9 @@ def compare_rows(
     for key in sorted(base.keys() & new.keys(), key=lambda k: _order(new[k])):
         before, after = base[key], new[key]
         comparison.matched += 1
-        if before["status"] != "ok" or after["status"] != "ok":
+        if before["status"] != OK or after["status"] != OK:
             item = _unmatched(after, key[1], _status_detail(before, after))
-            if before["status"] == "ok" and after["status"] == "error":
+            if before["status"] == OK and after["status"] == ERROR:
                 comparison.status_regressions.append(item)
             else:
                 comparison.not_compared.append(item)

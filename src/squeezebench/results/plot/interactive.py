@@ -7,7 +7,7 @@ anywhere. Hovering shows everything about a variant (family, target, batch size,
 with its parameters, size, accuracy, latency with its round interval); the toolbar zooms and
 pans; clicking a family in the legend hides or shows it in every panel.
 
-``plotly`` is optional (``pip install squeezebench[report]``) and imported only for the
+``plotly`` is optional (``pip install 'squeezebench[report]'``) and imported only for the
 script; without it the HTML shows the static PNGs.
 """
 

@@ -3,7 +3,7 @@
 matplotlib is imported only when a plot is drawn, and only its object-oriented API with the
 Agg canvas (no pyplot, no global backend switch), so the CLI starts without it and a report
 can be drawn from a program that uses another backend. Install it with
-``pip install squeezebench[report]``.
+``pip install 'squeezebench[report]'``.
 
 Every plot marks the baseline with a black star (on top), colours variants by method family,
 fills the Pareto-optimal ones and leaves dominated ones hollow, and draws the Pareto front as
@@ -22,17 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from squeezebench.results.plot.figure import DOMINATED_COLOR, DPI, FRONT_COLOR, figure_png
+from squeezebench.results.plot.figure import figure_png
 from squeezebench.results.plot.panels import group_panels
-
-__all__ = [
-    "DOMINATED_COLOR",
-    "DPI",
-    "FRONT_COLOR",
-    "PlotImage",
-    "matplotlib_available",
-    "render_plots",
-]
 
 
 def matplotlib_available() -> bool:

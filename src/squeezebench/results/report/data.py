@@ -20,6 +20,7 @@ from squeezebench.results.report.model import (
     stat,
 )
 from squeezebench.results.runs import RunSelection
+from squeezebench.results.status import OK
 
 BASELINE = "baseline"
 DEFAULT_NOISE_THRESHOLD = 0.1
@@ -125,16 +126,16 @@ def _variant_entry(name: str, steps: str, rows: list[dict[str, Any]]) -> Variant
     for row in rows:
         jobs.setdefault((row.get("run_id"), row.get("job_id")), []).append(row)
     firsts = [job_rows[0] for job_rows in jobs.values()]
-    ok_jobs = [job_rows for job_rows in jobs.values() if all(r["status"] == "ok" for r in job_rows)]
+    ok_jobs = [job_rows for job_rows in jobs.values() if all(r["status"] == OK for r in job_rows)]
     problems = []
     for job_rows in jobs.values():
-        bad = next((r for r in job_rows if r["status"] != "ok"), None)
+        bad = next((r for r in job_rows if r["status"] != OK), None)
         if bad is not None:
             problems.append(
                 Problem(bad["status"], str(bad.get("reason") or ""), bad.get("seed"), bad["run_id"])
             )
     if not problems:
-        status = "ok"
+        status = OK
     elif ok_jobs:
         status = "partial"
     else:

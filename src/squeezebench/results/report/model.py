@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from squeezebench.results.formatting import number_or_none
+from squeezebench.results.status import OK
 
 
 @dataclass
@@ -125,7 +126,7 @@ class VariantEntry:
     @property
     def measured(self) -> bool:
         """At least one measurement finished."""
-        return self.status in ("ok", "partial")
+        return self.status in (OK, "partial")
 
     @property
     def family(self) -> str:

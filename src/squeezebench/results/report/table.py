@@ -25,6 +25,7 @@ from squeezebench.results.report.model import (
     Stat,
     VariantEntry,
 )
+from squeezebench.results.status import ERROR, OK
 
 PARETO_MARK = "★"
 NOISY_MARK = "~"
@@ -109,15 +110,15 @@ def _seeds(problems: Sequence[Problem], entry: VariantEntry) -> str:
 
 
 def _status_cell(entry: VariantEntry) -> Cell:
-    if entry.status == "ok":
-        return Cell("ok")
+    if entry.status == OK:
+        return Cell(OK)
     shown = "; ".join(
         f"{status}{_seeds(problems, entry)}: {reason}"
         for (status, reason), problems in _problem_groups(entry.problems).items()
     )
     if entry.status == "partial":
         return Cell(f"⚠ {len(entry.problems)} of {entry.measurements} not ok: {shown}", ("flag",))
-    mark = "✗" if entry.status == "error" else "⊘"
+    mark = "✗" if entry.status == ERROR else "⊘"
     return Cell(f"{mark} {shown}", ("flag",))
 
 

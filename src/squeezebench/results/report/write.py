@@ -32,52 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from squeezebench.errors import UserError
-from squeezebench.results.report.data import BASELINE, build_report
+from squeezebench.results.report.data import build_report
 from squeezebench.results.report.html import render_html
 from squeezebench.results.report.markdown import render_markdown
 from squeezebench.results.report.model import (
-    BatchEntry,
-    Group,
-    Problem,
     Report,
-    RunInfo,
-    Stat,
-    VariantEntry,
-)
-from squeezebench.results.report.table import (
-    LEGEND,
-    NOISY_MARK,
-    PARETO_MARK,
-    Cell,
-    Flag,
-    short_reason,
 )
 from squeezebench.results.runs import select_runs
-
-__all__ = [
-    "BASELINE",
-    "FORMATS",
-    "LEGEND",
-    "NOISY_MARK",
-    "PARETO_MARK",
-    "REPORT_HINT",
-    "BatchEntry",
-    "Cell",
-    "Flag",
-    "Group",
-    "Problem",
-    "Report",
-    "ReportOutcome",
-    "RunInfo",
-    "Stat",
-    "VariantEntry",
-    "build_report",
-    "default_output",
-    "render_html",
-    "render_markdown",
-    "short_reason",
-    "write_report",
-]
 
 FORMATS = ("md", "html")
 REPORT_HINT = "pip install 'squeezebench[report]'"

@@ -160,3 +160,18 @@ def _saved(model: torch.nn.Module) -> bytes:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getvalue()
+
+
+def test_runner_notes_are_the_cuda_dispatch_choices_since_the_last_call() -> None:
+    from squeezebench.quantized.cuda import record
+
+    record.clear()
+    runner = TorchBackend().prepare(torch.nn.Linear(2, 2), _target())
+    try:
+        assert runner.notes() == []
+        record.record_use("key", "cuda linear 4096x4096 ...: fused (calibrated)")
+        assert runner.notes() == ["cuda linear 4096x4096 ...: fused (calibrated)"]
+        assert runner.notes() == []
+    finally:
+        runner.close()
+        record.clear()

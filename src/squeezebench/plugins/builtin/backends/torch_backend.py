@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import io
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -124,6 +125,11 @@ class TorchRunner(Runner):
         if self.device.startswith("cuda"):
             return CudaEventTimer(self.device)
         return None
+
+    def notes(self) -> list[str]:
+        # the CUDA dispatch of packed layers records its choices; unimported, none were made
+        record = sys.modules.get("squeezebench.quantized.cuda.record")
+        return record.drain_notes() if record is not None else []
 
     def artifact_bytes(self) -> bytes:
         buffer = io.BytesIO()

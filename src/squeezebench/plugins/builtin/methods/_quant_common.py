@@ -63,11 +63,6 @@ def serialized_bytes(module: Any) -> int:
     return len(buffer.getvalue())
 
 
-def tensor_bytes(tensors: list[Any]) -> int:
-    """Bytes of the given tensors' elements (no container overhead)."""
-    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
-
-
 def ratio(before: int, after: int) -> str:
     """``3.9x`` (or ``-`` when ``after`` is zero)."""
     return f"{before / after:.2f}x" if after else "-"

@@ -179,8 +179,3 @@ def quantized_layer_types() -> tuple[type, ...]:
 def is_quantized_layer(module: Any) -> bool:
     """Whether ``module`` is one of torch.ao's quantized Linear or Conv modules."""
     return isinstance(module, quantized_layer_types())
-
-
-def quantized_weight(module: Any) -> Any:
-    """The int8 weight (a quantized tensor) of a torch.ao quantized Linear or Conv module."""
-    return module.weight()

@@ -127,11 +127,6 @@ def zero_lowest(weights: list[Any], scores: list[Any], sparsity: float) -> None:
         offset += size
 
 
-def zero_smallest(weights: list[Any], sparsity: float) -> None:
-    """Zero exactly ``round(sparsity * n)`` entries of ``weights``: the smallest in magnitude."""
-    zero_lowest(weights, [w.detach().abs() for w in weights], sparsity)
-
-
 def pruning_note(
     names: list[str],
     sizes: list[int],

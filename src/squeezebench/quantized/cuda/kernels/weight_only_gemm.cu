@@ -4,7 +4,10 @@
 // Kp * BITS / 8 bytes, code j of a byte in bits j*BITS.., the first code in the low bits;
 // one scale (float16 or float32) per group of `group_size` columns of a row, and for the
 // asymmetric scheme one uint8 zero point per group. A code c stands for (c - z) * scale, with
-// z = 2^(BITS-1) for the symmetric scheme.
+// z = 2^(BITS-1) for the symmetric scheme. The same bytes may be stored in the row layout
+// (format version 1) or permuted into the tiled layout (TILED; layout.cu and
+// squeezebench/quantized/layout.py): each lane's 16 bytes contiguous with its warp's, codes
+// interleaved inside each word, scales tile-major.
 //
 // One kernel serves batches of 1 to 32 rows of x. It is memory-bound by design: every packed
 // weight byte is read once, 16 bytes per thread per load, streamed past the caches, while the
@@ -19,9 +22,12 @@
 // the codes [t * CPT, (t + 1) * CPT) of each K block (CPT = 32 int4 or 16 int8 codes = 16
 // bytes) of rows g and g + 8 of every tile, and the same K range of x for batch rows g, g + 8,
 // g + 16 and g + 24. A dot product may visit K in any order, so each lane feeds the tensor
-// core its own codes in the order they come out of a 32-bit word: the A fragment slots
-// (2t, 2t+1) and (2t+8, 2t+9) of each mma step hold codes of one word, and the B fragment of
-// x is permuted (prmt) to the same order. Every K position is used exactly once.
+// core its own codes: the A fragment slots (2t, 2t+1) and (2t+8, 2t+9) of each mma step hold
+// the codes of one 32-bit word as its dequantization yields them, pairs (p, p + 4) of
+// nibbles (int4; bytes p, p + 2 for int8). In the row layout those are codes (c0, c4), ...,
+// and the B fragment of x is permuted (prmt) to the same order; in the tiled layout the
+// word is stored interleaved so that the pairs are consecutive codes and x is used as it
+// lies. Every K position is used exactly once.
 //
 // No CUDA headers are included (NVRTC through CuPy and nvcc both compile it as is): 16-bit
 // values travel as raw bits, conversions and mma are inline PTX. Needs sm_80 or newer.
@@ -47,6 +53,21 @@ __device__ __forceinline__ void load_stream_16(u32 (&r)[4], const void* p) {
     asm("ld.global.cs.v4.u32 {%0, %1, %2, %3}, [%4];"
         : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
         : "l"(p));
+}
+
+// An L2 access policy that evicts first what it covers: the weights of the tiled layout are
+// read exactly once, so they should leave L2 to the activations (and the L1 not at all).
+__device__ __forceinline__ unsigned long long evict_first_policy() {
+    unsigned long long policy;
+    asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+    return policy;
+}
+
+__device__ __forceinline__ void load_evict_first_16(u32 (&r)[4], const void* p,
+                                                    unsigned long long policy) {
+    asm("ld.global.L1::no_allocate.L2::cache_hint.v4.u32 {%0, %1, %2, %3}, [%4], %5;"
+        : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+        : "l"(p), "l"(policy));
 }
 
 __device__ __forceinline__ void load_cached_16(u32 (&r)[4], const void* p) {
@@ -324,9 +345,10 @@ struct Stage {
 // R row tiles of 16 per warp, WARPS per block, STAGES K blocks in flight per warp (a ring
 // in registers), SPLIT_K: the block's warps share R row tiles and split K (partial sums added
 // in shared memory) or each warp owns R row tiles and walks all of K; SCALE_AFTER: the
-// caller guarantees one group per row per K block, so the integer path may be used.
+// caller guarantees one group per row per K block, so the integer path may be used; TILED:
+// the weights, scales and zero points are in the tiled layout (N a multiple of 16, Kp of KB).
 template <typename Act, int BITS, bool ASYM, bool F32_SCALES, int NT, int R, int WARPS,
-          int STAGES, bool SPLIT_K, bool SCALE_AFTER>
+          int STAGES, bool SPLIT_K, bool SCALE_AFTER, bool TILED>
 __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
     const u8* __restrict__ packed,    // (N, Kp * BITS / 8)
     const void* __restrict__ scales,  // (N, G) half or float
@@ -334,7 +356,8 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
     const float* __restrict__ bias,   // (N) or null
     const u16* __restrict__ x,        // (B, ldx), Kp valid columns
     u16* __restrict__ y,              // (B, ldy)
-    int N, int Kp, int B, int G, int group_size, long long ldx, long long ldy) {
+    int N, int Kp, int B, int G, int group_shift, long long ldx, long long ldy) {
+    // group_shift: log2 of the group size (a power of two; unused per channel, G == 1)
     constexpr int CPT = 128 / BITS;  // 32 int4 / 16 int8 codes per lane per K block
     constexpr int KB = 4 * CPT;      // codes per K block
     constexpr int WORDS = 4;         // 32-bit words per lane per row per K block
@@ -350,6 +373,8 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
     const int blocks_k = (Kp + KB - 1) / KB;
     const int k_first = SPLIT_K ? warp : 0;
     const int k_step = SPLIT_K ? WARPS : 1;
+    unsigned long long policy = 0;
+    if constexpr (TILED) policy = evict_first_policy();
 
     float acc[R][NT][4];
 #pragma unroll
@@ -362,16 +387,23 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
     auto load = [&](Stage<BITS, R, NT>& s, int kb) {
         s.k0 = kb * KB + t * CPT;
         const bool k_valid = kb < blocks_k && s.k0 < Kp;
-        const int group = (G == 1 || !k_valid) ? 0 : s.k0 / group_size;
+        const int group = (G == 1 || !k_valid) ? 0 : s.k0 >> group_shift;
 #pragma unroll
         for (int r = 0; r < R; ++r)
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 const int row = row0 + r * 16 + g + 8 * h;
                 const bool valid = k_valid && row < N;
-                const long long index = static_cast<long long>(row) * G + group;
+                const long long index = TILED ? tiled_group_index(row, group, G)
+                                              : static_cast<long long>(row) * G + group;
                 if (valid) {
-                    load_stream_16(s.w[r][h], packed + row * row_bytes + s.k0 * BITS / 8);
+                    if constexpr (TILED) {
+                        const long long offset =
+                            tiled_chunk_offset((row0 >> 4) + r, kb, h, lane, blocks_k);
+                        load_evict_first_16(s.w[r][h], packed + offset, policy);
+                    } else {
+                        load_stream_16(s.w[r][h], packed + row * row_bytes + s.k0 * BITS / 8);
+                    }
                     s.scale[r][h] = F32_SCALES
                         ? static_cast<const u32*>(scales)[index]
                         : static_cast<u32>(static_cast<const u16*>(scales)[index]);
@@ -403,7 +435,12 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
     auto b_fragments = [&](const Stage<BITS, R, NT>& s, int word, int step, u32 (&b)[NT][2]) {
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
-            if constexpr (BITS == 4) {
+            if constexpr (TILED) {
+                // pairs are consecutive codes: x as it lies, two halves per register
+                const u32* v = BITS == 4 ? s.x[j][word] + 2 * step : s.x[j][word >> 1] + 2 * (word & 1);
+                b[j][0] = v[0];
+                b[j][1] = v[1];
+            } else if constexpr (BITS == 4) {
                 // the word's 8 halves are x-vector `word`: (x0 x1)(x2 x3)(x4 x5)(x6 x7)
                 const u32* v = s.x[j][word];
                 // step 0: pairs (x0, x4), (x1, x5); step 1: (x2, x6), (x3, x7)
@@ -564,8 +601,9 @@ __global__ void __launch_bounds__(WARPS * 32) weight_only_gemm(
 // ------------------------------------------------------------------------------------------
 
 // out[n, k] for k < K (row stride ldo), any bits in {1, 2, 4, 8}; SCHEME 0 symmetric,
-// 1 asymmetric, 2 binary. OUT: 0 half, 1 bfloat16, 2 float.
-template <int BITS, int SCHEME, bool F32_SCALES, int OUT>
+// 1 asymmetric, 2 binary. OUT: 0 half, 1 bfloat16, 2 float. TILED: 4 or 8 bits in the tiled
+// layout.
+template <int BITS, int SCHEME, bool F32_SCALES, int OUT, bool TILED>
 __global__ void dequantize_packed(
     const u8* __restrict__ packed, const void* __restrict__ scales,
     const u8* __restrict__ zeros, void* __restrict__ out,
@@ -577,9 +615,12 @@ __global__ void dequantize_packed(
          e += static_cast<long long>(gridDim.x) * blockDim.x) {
         const int n = static_cast<int>(e / K);
         const int k = static_cast<int>(e - static_cast<long long>(n) * K);
-        const u8 byte = packed[n * row_bytes + k / PER_BYTE];
-        const int code = (byte >> ((k % PER_BYTE) * BITS)) & ((1 << BITS) - 1);
-        const long long gi = static_cast<long long>(n) * G + k / group_size;
+        int shift = (k % PER_BYTE) * BITS;
+        const long long offset = TILED ? tiled_code_offset(n, k, Kp / (512 / BITS), BITS, &shift)
+                                       : n * row_bytes + k / PER_BYTE;
+        const int code = (packed[offset] >> shift) & ((1 << BITS) - 1);
+        const long long gi = TILED ? tiled_group_index(n, k / group_size, G)
+                                   : static_cast<long long>(n) * G + k / group_size;
         const float scale = F32_SCALES ? static_cast<const float*>(scales)[gi]
                                        : half_to_float(static_cast<const u16*>(scales)[gi]);
         float value;

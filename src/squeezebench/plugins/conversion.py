@@ -1,7 +1,8 @@
-"""Format conversions the harness inserts: the shortest chain of registered converters.
+"""Format conversions between plugins: the shortest chain of registered converters.
 
 A pipeline gives an artifact in some format (``torch.module``); a backend runs a few
-(``onnx``). When they differ, the harness looks for the shortest chain of registered
+(``onnx``). When they differ, the spec's validation (is there a way?) and the harness (take
+it) look for the shortest chain of registered
 :class:`~squeezebench.plugins.contracts.Converter` classes from the one to the other, both
 between a pipeline's steps (a method that takes ``onnx`` after one that gives
 ``torch.module``) and between the last step and the target's backend. Nothing here imports
@@ -129,32 +130,3 @@ def first_line(text: str, limit: int = 300) -> str:
     """The first non-empty line of ``text``, cut at ``limit`` characters."""
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def unavailable_targets(resolved: Any, registry: Registry) -> list[tuple[Any, str]]:
-    """``(target, reason)`` for each target of ``resolved`` that cannot run here.
-
-    Cheap, before any work: the backend's ``check``, then the converters the spec's
-    pipelines will need to reach the backend's formats (pipelines start as torch modules).
-    """
-    from squeezebench.plugins.contracts import TORCH_MODULE
-
-    final_formats = set()
-    for variant in resolved.variants:
-        current = TORCH_MODULE
-        for step in variant.steps:
-            current = registry.get("method", step.method).gives
-        final_formats.add(current)
-    found = []
-    for target in resolved.targets:
-        backend = registry.get("backend", target.backend)
-        reason = backend().check(target)
-        if reason is None:
-            for source in sorted(final_formats):
-                chain = find_chain(registry, source, backend.formats)
-                reason = check_chain(chain) if chain else None
-                if reason:
-                    break
-        if reason:
-            found.append((target, reason))
-    return found
