@@ -388,6 +388,7 @@ def test_executor_ray_without_ray_is_one_line_with_the_install_hint(
     [
         (["--executor", "dask"], "--executor must be local or ray, got 'dask'"),
         (["--executor", "local", "--address", "auto"], "--address names a Ray cluster"),
+        (["--executor", "ray", "--inline"], "--inline runs every job in this process"),
     ],
 )
 def test_bad_executor_flags_are_usage_errors(write_spec, tmp_path, arguments, message) -> None:

@@ -116,6 +116,8 @@ def run(
         registry = default_registry()
         resolved = load_spec(spec, registry)
         execution = _execution(resolved.spec.execution, executor, address)
+        if inline and execution.executor == "ray":
+            raise UserError("--inline runs every job in this process: not with --executor ray")
     except UserError as error:
         _fail(error)
     from squeezebench.harness.shutdown import stop_on_signals
