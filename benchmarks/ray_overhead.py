@@ -94,6 +94,7 @@ def _run(spec: Path, output: Path, address: str | None, ray: bool) -> tuple[floa
 def _cluster(*node_resources: dict, cpus: int) -> object:
     from ray.cluster_utils import Cluster
 
+    from squeezebench.harness.ray_connection import KEEP_WORKERS
     from squeezebench.spec.models import TIMING_RESOURCE
 
     first, *others = node_resources
@@ -104,6 +105,7 @@ def _cluster(*node_resources: dict, cpus: int) -> object:
             "resources": {TIMING_RESOURCE: 1, **first},
             "node_ip_address": "127.0.0.1",
             "include_dashboard": False,
+            "_system_config": KEEP_WORKERS,  # as a run's own instance does
         },
     )
     for resources in others:

@@ -21,6 +21,11 @@ LOOPBACK_VARIABLE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 """Set to 0, Ray binds a local instance to 127.0.0.1 (no port open to the network)."""
 
 
+KEEP_WORKERS = {"idle_worker_killing_time_threshold_ms": 600_000}
+"""Ray ends a worker process idle for a second; each of ours keeps a fork server with torch
+loaded (seconds to start again), so a run's own instance keeps idle workers ten minutes."""
+
+
 def import_ray() -> Any:
     """The ``ray`` module, or a one-line :class:`UserError` with the install hint."""
     try:
@@ -42,7 +47,12 @@ def connect(ray: Any, address: str | None, local_cpus: int | None = None) -> Non
     try:
         if address is None:  # a private instance for this run
             with _loopback_only(ray):
-                ray.init(num_cpus=local_cpus, resources={TIMING_RESOURCE: 1.0}, **options)
+                ray.init(
+                    num_cpus=local_cpus,
+                    resources={TIMING_RESOURCE: 1.0},
+                    _system_config=KEEP_WORKERS,
+                    **options,
+                )
         else:
             ray.init(address=address, **options)
     except (ConnectionError, ValueError, RuntimeError) as error:

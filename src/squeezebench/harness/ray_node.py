@@ -19,6 +19,7 @@ Nothing here imports Ray at module level; the executor wraps :func:`run_on_node`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -27,6 +28,7 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,22 @@ class NodeOutcome:
     hostname: str
     host: dict[str, Any] = field(default_factory=dict)
     new_files: int = 0  # artifact files in the returned bundle
+
+
+@contextlib.contextmanager
+def _without_rays_main_module() -> Iterator[None]:
+    """Hide the Ray worker's ``__main__`` file while job workers start: multiprocessing would
+    import it (and with it Ray) in the fork server and again in every job's worker."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 @functools.lru_cache(maxsize=1)
@@ -127,7 +145,8 @@ def run_on_node(
     devices = {name: os.environ[name] for name in DEVICE_VARIABLES if name in os.environ}
     request = dataclasses.replace(request, environment={**request.environment, **devices})
     if shared and request.artifact_cache_dir:
-        result = _executor().execute(request, timeout)
+        with _without_rays_main_module():
+            result = _executor().execute(request, timeout)
         return NodeOutcome(result, node_id, hostname, host_environment()), {}
     folder = Path(tempfile.mkdtemp(prefix="squeezebench-node-artifacts-"))
     try:
@@ -138,7 +157,8 @@ def run_on_node(
                     (folder / name).write_bytes(data)
                     given.add(name)
         request = dataclasses.replace(request, artifact_cache_dir=str(folder))
-        result = _executor().execute(request, timeout)
+        with _without_rays_main_module():
+            result = _executor().execute(request, timeout)
         added = {
             path.name: path.read_bytes()
             for path in sorted(folder.iterdir())
