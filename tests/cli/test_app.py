@@ -135,7 +135,10 @@ def test_plugins_lists_every_builtin_with_its_distribution() -> None:
     assert "third-party plugins are disabled" in result.output
 
 
-def test_run_prints_the_table_and_writes_parquet(write_spec, fast_benchmark, tmp_path) -> None:
+def test_run_prints_the_table_and_writes_parquet(
+    write_spec, fast_benchmark, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # the local executor never needs Ray
     spec = write_spec(
         """
         name: cli-run
