@@ -136,7 +136,10 @@ def test_plugins_lists_every_builtin_with_its_distribution() -> None:
     assert "third-party plugins are disabled" in result.output
 
 
-def test_run_prints_the_table_and_writes_parquet(write_spec, fast_benchmark, tmp_path) -> None:
+def test_run_prints_the_table_and_writes_parquet(
+    write_spec, fast_benchmark, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # the local executor never needs Ray
     spec = write_spec(
         """
         name: cli-run
@@ -370,3 +373,29 @@ def test_validate_deep_imports_python_models_and_loads_model_files(tmp_path) -> 
     assert deep.exit_code == ExitCode.USAGE_ERROR
     assert "2:8: model: importing deep_cli_models failed: ImportError: needs a GPU" in deep.output
     assert "Traceback" not in deep.output
+
+
+def test_executor_ray_without_ray_is_one_line_with_the_install_hint(
+    write_spec, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    path = write_spec("name: r\nmodel: builtin:digits-mlp\n")
+    output = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(path), "--executor", "ray", "-o", str(output)])
+    assert result.exit_code == ExitCode.USAGE_ERROR
+    assert result.output == "error: --executor ray needs Ray: pip install 'squeezebench[ray]'\n"
+    assert not output.exists()  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--executor", "dask"], "--executor must be local or ray, got 'dask'"),
+        (["--executor", "local", "--address", "auto"], "--address names a Ray cluster"),
+        (["--executor", "ray", "--inline"], "--inline runs every job in this process"),
+    ],
+)
+def test_bad_executor_flags_are_usage_errors(write_spec, tmp_path, arguments, message) -> None:
+    path = write_spec("name: r\nmodel: builtin:digits-mlp\n")
+    result = runner.invoke(app, ["run", str(path), *arguments, "-o", str(tmp_path)])
+    assert result.exit_code == ExitCode.USAGE_ERROR and message in result.output

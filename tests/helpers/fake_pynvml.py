@@ -15,6 +15,7 @@ class FakeGpu:
     """One GPU: each read of a scripted list takes its next value (the last one repeats)."""
 
     uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
+    name: str = "NVIDIA H100 80GB HBM3"
     energy_mj: list[int] = field(default_factory=lambda: [1000])
     compute_pids: list[list[int]] = field(default_factory=lambda: [[]])
     graphics_pids: list[list[int]] = field(default_factory=lambda: [[]])
@@ -43,6 +44,14 @@ class FakePynvml:
             self.nvmlDeviceGetCurrentClocksThrottleReasons = self._reasons
         else:
             self.nvmlDeviceGetCurrentClocksEventReasons = self._reasons
+
+    driver_version: str = "570.86.15"
+
+    def nvmlSystemGetDriverVersion(self) -> str:
+        return self.driver_version
+
+    def nvmlDeviceGetName(self, gpu: FakeGpu) -> bytes:
+        return gpu.name.encode()  # older nvidia-ml-py returns bytes
 
     def nvmlInit(self) -> None:
         self.init_calls += 1

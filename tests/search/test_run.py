@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from squeezebench.harness import run as harness_run
+from squeezebench.harness.dispatch import TaskLost
 from squeezebench.harness.executor import InlineExecutor
 from squeezebench.harness.run import run_spec
 from squeezebench.results import MANIFEST_NAME, load
@@ -216,6 +217,31 @@ def test_trials_run_several_at_once_on_an_executor_with_slots(
     assert numbers == list(range(6)) and outcome.search.answer.found
     frame = load(outcome.directory)
     assert frame.query("trial == trial")["trial"].is_unique
+
+
+class _LosesTrialOne(InlineExecutor):
+    """An executor whose cluster loses every task of trial #1 (a node that keeps dying)."""
+
+    def submit(self, request, timeout=None) -> Future:
+        future: Future = Future()
+        if request.job["variant"]["name"].startswith("#1 "):
+            future.set_exception(TaskLost("node n1 died (retried 2 times)"))
+        else:
+            future.set_result(self.execute(request, timeout))
+        return future
+
+
+def test_a_trial_the_cluster_lost_fails_without_rows_and_the_search_goes_on(
+    write_spec, registry, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(harness_run, "InlineExecutor", _LosesTrialOne)
+    spec = write_spec(SEARCH_HEAD, FAST, SIZE_SEARCH.replace("trials: 8", "trials: 4"))
+    outcome = run_spec(load_spec(spec, registry), registry, tmp_path / "out", isolate=False)
+    lost = next(s for s in outcome.search.summaries if s.number == 1)
+    assert lost.verdict.failed and "lost to the infrastructure" in lost.verdict.reason
+    assert [s.number for s in outcome.search.summaries] == [0, 1, 2, 3]
+    frame = load(outcome.directory)
+    assert 1 not in set(frame["trial"].dropna())  # never measured: no rows
 
 
 def test_without_a_baseline_on_the_target_there_is_no_search(

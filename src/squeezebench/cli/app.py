@@ -90,6 +90,20 @@ def run(
             "fidelity are identical; report the latency drift."
         ),
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            help="Where jobs run: local (one at a time here) or ray (the nodes of a Ray "
+            "cluster with each target's hardware; overrides the spec's execution)."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to join (auto, or ray://host:10001; implies --executor ray); "
+            "without it --executor ray starts a local Ray instance for the run."
+        ),
+    ] = None,
 ) -> None:
     """Compress, run and measure every variant on every target; write Parquet results."""
     from squeezebench.cli.console import console
@@ -102,6 +116,9 @@ def run(
     try:
         registry = default_registry()
         resolved = load_spec(spec, registry)
+        execution = _execution(resolved.spec.execution, executor, address)
+        if inline and execution.executor == "ray":
+            raise UserError("--inline runs every job in this process: not with --executor ray")
     except UserError as error:
         _fail(error)
     from squeezebench.harness.shutdown import stop_on_signals
@@ -123,10 +140,11 @@ def run(
                     retry_errors=retry_errors,
                     cache_artifacts=cache_artifacts,
                     max_jobs=max_jobs,
+                    execution=execution,
                 )
             console().print(summary_table(table_rows(outcome), resolved.spec.name))
             if repeat_check:
-                _repeat_check(resolved, registry, output, plugins, inline, outcome)
+                _repeat_check(resolved, registry, output, plugins, inline, outcome, execution)
     except ResultsWriteError as error:
         _fail(
             UserError(f"{error}; finished jobs are saved: make room, then continue with --resume"),
@@ -159,8 +177,33 @@ def _interrupted(stop: KeyboardInterrupt) -> NoReturn:
     raise typer.Exit(interrupted_exit_code(stop)) from None
 
 
+def _execution(spec_execution: Any, executor: str | None, address: str | None) -> Any:
+    """The spec's execution settings with the command line's on top."""
+    if executor not in (None, "local", "ray"):
+        raise UserError(f"--executor must be local or ray, got {executor!r}")
+    if address is not None and executor == "local":
+        raise UserError("--address names a Ray cluster: it goes with --executor ray")
+    update: dict[str, Any] = {}
+    if executor is not None or address is not None:
+        update["executor"] = executor or "ray"
+    if address is not None:
+        update["address"] = address
+    execution = spec_execution.model_copy(update=update)
+    if execution.executor == "ray":
+        from squeezebench.harness.ray_connection import import_ray
+
+        import_ray()  # a one-line error with the install hint, before any work
+    return execution
+
+
 def _repeat_check(
-    resolved: Any, registry: Any, output: Path | None, plugins: list, inline: bool, first: Any
+    resolved: Any,
+    registry: Any,
+    output: Path | None,
+    plugins: list,
+    inline: bool,
+    first: Any,
+    execution: Any = None,
 ) -> None:
     """Run the spec again and compare the deterministic columns with the first run."""
     from squeezebench.cli.console import console
@@ -168,7 +211,9 @@ def _repeat_check(
     from squeezebench.harness.run import run_spec
 
     console().print("repeat check: running the spec a second time...")
-    second = run_spec(resolved, registry, output, plugins=plugins, isolate=not inline)
+    second = run_spec(
+        resolved, registry, output, plugins=plugins, isolate=not inline, execution=execution
+    )
     report = compare_runs(first.rows, second.rows)
     console().print(report.summary(), highlight=False, markup=False)
     console().print(f"second run: {second.directory}", highlight=False)

@@ -20,6 +20,11 @@ from squeezebench.harness.workspace import JobResult
 from squeezebench.results.store import RunStore
 
 
+class TaskLost(Exception):
+    """A job's task was lost to the infrastructure (a node or worker died) more often than
+    the executor retries; the job was not measured and runs again on ``--resume``."""
+
+
 class Executor(Protocol):
     """Runs job requests: in this process, in worker processes, or on a cluster."""
 
@@ -30,7 +35,7 @@ class Executor(Protocol):
         """Run one request and return its result (errors become results)."""
 
     def submit(self, request: JobRequest, timeout: float | None = None) -> Future[JobResult]:
-        """Start one request; its future gives the result."""
+        """Start one request; its future gives the result (or raises :class:`TaskLost`)."""
 
     def close(self) -> None:
         """Release workers and connections."""

@@ -35,6 +35,49 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def gpu_name(device: str) -> str | None:
+    """The name of the GPU behind a target device (``cuda``, ``cuda:N``), or None.
+
+    torch's name when torch runs CUDA here, else NVML's (an onnxruntime-gpu target next to a
+    CPU build of torch); None for CPU devices or when neither can tell.
+    """
+    kind, _, index = device.partition(":")
+    if kind != "cuda":
+        return None
+    number = int(index) if index.isdigit() else 0
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.cuda.is_available():
+            return str(torch.cuda.get_device_name(number))
+    except Exception:  # a broken CUDA setup: try NVML
+        pass
+    from squeezebench.harness.measure.nvml_device import open_device
+
+    opened, _ = open_device(number)
+    if opened is None:
+        return None
+    try:
+        name = opened.nvml.nvmlDeviceGetName(opened.handle)
+    except Exception:
+        return None
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def gpu_driver() -> str | None:
+    """The NVIDIA driver version (through NVML), or None without one."""
+    from squeezebench.harness.measure.nvml_device import import_pynvml
+
+    nvml, _ = import_pynvml()
+    if nvml is None:
+        return None
+    try:
+        nvml.nvmlInit()
+        version = nvml.nvmlSystemGetDriverVersion()
+    except Exception:
+        return None
+    return version.decode() if isinstance(version, bytes) else str(version)
+
+
 def _git(directory: Path, *arguments: str) -> str:
     return subprocess.run(
         ["git", *arguments], cwd=directory, capture_output=True, text=True, timeout=5, check=True

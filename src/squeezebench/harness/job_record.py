@@ -23,7 +23,7 @@ from squeezebench.harness.measure.rounds import (
     latency_columns,
 )
 from squeezebench.harness.measure.window import ConditionReading, Window
-from squeezebench.harness.workspace import JobResult
+from squeezebench.harness.workspace import HOST_METRICS, JobResult
 from squeezebench.results.status import ERROR, OK, Status
 
 
@@ -62,6 +62,8 @@ class JobRecord:
             self.reason = f"timing round {len(self.rounds) + 1} failed: {result.reason}"
             return
         self.rounds.append(list(result.windows))
+        # the timing host's provenance (on a cluster, the evaluation may have run elsewhere)
+        self.metrics.update({k: result.metrics[k] for k in HOST_METRICS if k in result.metrics})
         self.apply_contention_policy()
 
     def apply_contention_policy(self) -> None:

@@ -89,7 +89,12 @@ def job_identity(
         "dataset": dataset,
         "variant": variant.name,
         "steps": json.loads(variant.steps_json()),
-        "target": target.model_dump(mode="json", exclude={"name", "if_unavailable"}),
+        # resources name the hardware when set (two targets alike but for the nodes they
+        # need measure different machines); unset, they leave the identity as it was
+        "target": target.model_dump(
+            mode="json",
+            exclude={"name", "if_unavailable", *(() if target.resources else ("resources",))},
+        ),
         "seed": seed,
         "versions": versions or {},
     }

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from squeezebench._version import __version__
 from squeezebench.errors import UserError
+from squeezebench.harness.concurrent_sweep import ConcurrentSweep
 from squeezebench.harness.dispatch import JobDispatcher
 from squeezebench.harness.environment import capture_environment
 from squeezebench.harness.executor import InlineExecutor, ProcessExecutor
@@ -30,6 +31,7 @@ from squeezebench.harness.manifest import RunManifest
 from squeezebench.harness.measure.quality import EMBEDDING
 from squeezebench.harness.measure_job import latency_batch
 from squeezebench.harness.preflight import check_job_count, unavailable_targets
+from squeezebench.harness.run_cluster import cluster_facts, open_cluster
 from squeezebench.harness.run_lock import lock_run_folder
 from squeezebench.harness.shutdown import stop_reason
 from squeezebench.harness.sweep import Sweep, call_optional
@@ -40,7 +42,7 @@ from squeezebench.results.status import ERROR
 from squeezebench.results.storage import ResultsWriteError, check_writable
 from squeezebench.results.store import RunStore, find_resumable_run
 from squeezebench.spec.load import ResolvedSpec
-from squeezebench.spec.models import TargetSpec
+from squeezebench.spec.models import ExecutionSpec, TargetSpec
 
 
 class Reporter(Protocol):
@@ -175,6 +177,7 @@ def run_spec(
     retry_errors: bool = False,
     cache_artifacts: bool = False,
     max_jobs: int | None = None,
+    execution: ExecutionSpec | None = None,
 ) -> RunOutcome:
     """Run every job of ``resolved``; write rows per job and the manifest under ``output_dir``.
 
@@ -184,6 +187,8 @@ def run_spec(
     ``cache_artifacts`` keeps compressed artifacts in the user's cache across runs.
     ``max_jobs`` refuses a spec that expands to more jobs. Targets that cannot run here are
     told to the reporter (``targets_unavailable``) before any work.
+    ``execution`` (default: the spec's) says where jobs run: here, or on a Ray cluster
+    (a :class:`~squeezebench.harness.ray_executor.RayExecutor`, joined before any work).
     Raises :class:`UserError` (nothing run) if the model or data cannot be used, the output
     folder cannot be written or another process holds the run folder; re-raises
     ``KeyboardInterrupt`` (and ``StopRequested``: SIGTERM, SIGHUP) after recording the run
@@ -193,7 +198,10 @@ def run_spec(
     output_dir = Path(output_dir or resolved.spec.output.dir)
     check_job_count(resolved, max_jobs)
     check_writable(output_dir)  # before any work: a read-only folder is a one-line error
-    unavailable = unavailable_targets(resolved, registry)
+    execution = execution or resolved.spec.execution
+    # on a cluster, each node checks for itself, and open_cluster says which no node serves
+    local = execution.executor == "local"
+    unavailable = unavailable_targets(resolved, registry) if local else []
     if unavailable:
         call_optional(reporter, "targets_unavailable", unavailable)
     base_dir = resolved.base_dir.resolve()
@@ -216,27 +224,32 @@ def run_spec(
             f"loading {resolved.spec.model} failed: {describe_failure(error)}"
         ) from None
     jobs = plan_jobs(resolved, registry, fingerprint)
-
-    run_directory = find_resumable_run(output_dir, resolved.spec_hash) if resume else None
-    run_id = run_directory.name if run_directory else new_run_id()
-    store = RunStore(output_dir, run_id)
-    lock = lock_run_folder(store.directory)
-    try:  # from here on the lock is released however the run ends
-        return _run_locked(
-            resolved,
-            registry,
-            store,
-            jobs,
-            fingerprint,
-            reporter,
-            plugins or [],
-            resumed=run_directory is not None,
-            isolate=isolate,
-            retry_errors=retry_errors,
-            cache_artifacts=cache_artifacts,
-        )
+    cluster = open_cluster(execution, resolved, reporter)
+    try:
+        run_directory = find_resumable_run(output_dir, resolved.spec_hash) if resume else None
+        run_id = run_directory.name if run_directory else new_run_id()
+        store = RunStore(output_dir, run_id)
+        lock = lock_run_folder(store.directory)
+        try:  # from here on the lock is released however the run ends
+            return _run_locked(
+                resolved,
+                registry,
+                store,
+                jobs,
+                fingerprint,
+                reporter,
+                plugins or [],
+                resumed=run_directory is not None,
+                isolate=isolate,
+                retry_errors=retry_errors,
+                cache_artifacts=cache_artifacts,
+                cluster=cluster,
+            )
+        finally:
+            lock.release()
     finally:
-        lock.release()
+        if cluster is not None:
+            cluster.close()
 
 
 def _run_locked(
@@ -252,6 +265,7 @@ def _run_locked(
     isolate: bool,
     retry_errors: bool,
     cache_artifacts: bool,
+    cluster: Any = None,
 ) -> RunOutcome:
     """The run itself, once its folder is locked: manifest, workers, the sweep's phases."""
     run_id = store.directory.name
@@ -269,8 +283,13 @@ def _run_locked(
     )
     outcome = RunOutcome(run_id, store.directory)
     git_sha = (environment.get("git") or {}).get("sha")
-    executor = ProcessExecutor() if isolate else InlineExecutor(registry)
-    artifact_dir, temporary_dir = _artifact_directory(cache_artifacts, isolate)
+    if cluster is not None:
+        executor: Any = cluster
+        artifact_dir, temporary_dir = cluster.artifact_dir, None
+        manifest.set("execution", cluster_facts(cluster))
+    else:
+        executor = ProcessExecutor() if isolate else InlineExecutor(registry)
+        artifact_dir, temporary_dir = _artifact_directory(cache_artifacts, isolate)
     dispatcher = JobDispatcher(
         executor,
         store,
@@ -285,7 +304,10 @@ def _run_locked(
         started_at = dt.datetime.now(dt.timezone.utc)
         return _identity(job, run_id, resolved, git_sha) | {"started_at": started_at}
 
-    sweep = Sweep(jobs, dispatcher.execute, store, manifest, reporter, identity)
+    if dispatcher.slots > 1:  # a cluster: several jobs in flight
+        sweep: Sweep = ConcurrentSweep(jobs, dispatcher.submit, store, manifest, reporter, identity)
+    else:
+        sweep = Sweep(jobs, dispatcher.execute, store, manifest, reporter, identity)
     try:
         sweep.measure_all(store.finished_jobs(), retry_errors)
         sweep.more_rounds()
@@ -299,17 +321,19 @@ def _run_locked(
             outcome.search = run_search(context)
         sweep.drift_check()
         outcome.rows = sweep.finish()
-        outcome.status = "complete"
+        outcome.status = "incomplete" if getattr(sweep, "lost", None) else "complete"
     except BaseException as error:  # Ctrl-C, SIGTERM, a full disk...: say how it stopped
         outcome.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         manifest.data["stopped_by"] = stop_reason(error)
-        if sweep.in_flight is not None:  # not saved: it runs again on --resume
-            manifest.data["jobs"][sweep.in_flight.job_id]["status"] = "interrupted"
+        for job in sweep.jobs_in_flight():  # not saved: it runs again on --resume
+            manifest.data["jobs"][job.job_id]["status"] = "interrupted"
         raise
     finally:
         outcome.resumed_jobs = sweep.resumed_jobs
         if not outcome.rows:
             outcome.rows = [row for record in sweep.records.values() for row in record.rows()]
+        if cluster is not None:  # where every target was timed, and by which hosts
+            manifest.data["execution"] = cluster_facts(cluster)
         dispatcher.close()
         if temporary_dir:
             shutil.rmtree(temporary_dir, ignore_errors=True)

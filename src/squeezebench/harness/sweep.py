@@ -64,12 +64,7 @@ class Sweep:
         """First measurement of every job, or its record rebuilt from an earlier run."""
         self.reporter.run_started(self.jobs)
         for job in self.jobs:
-            previous = finished.get(job.job_id)
-            if previous is not None and not (retry_errors and _has_errors(previous)):
-                outputs = self.store.read_outputs(job.job_id)
-                self.records[job.job_id] = JobRecord.from_rows(job, previous, outputs)
-                self.resumed_jobs += 1
-                self.reporter.job_finished(job, self.rows(job))
+            if self.resume(job, finished, retry_errors):
                 continue
             self.in_flight = job
             self.reporter.job_started(job)
@@ -90,6 +85,23 @@ class Sweep:
             )
             self.in_flight = None
             self.reporter.job_finished(job, rows)
+
+    def resume(
+        self, job: Job, finished: dict[str, list[dict[str, Any]]], retry_errors: bool
+    ) -> bool:
+        """Rebuild ``job``'s record from an earlier run's rows, if it has any to keep."""
+        previous = finished.get(job.job_id)
+        if previous is None or (retry_errors and _has_errors(previous)):
+            return False
+        outputs = self.store.read_outputs(job.job_id)
+        self.records[job.job_id] = JobRecord.from_rows(job, previous, outputs)
+        self.resumed_jobs += 1
+        self.reporter.job_finished(job, self.rows(job))
+        return True
+
+    def jobs_in_flight(self) -> list[Job]:
+        """Jobs started but not saved (marked ``interrupted`` if the run stops now)."""
+        return [self.in_flight] if self.in_flight is not None else []
 
     # -- phase 2 ------------------------------------------------------------------------
 
@@ -120,14 +132,23 @@ class Sweep:
         for number in range(2, total + 1):
             order = self.jobs if number % 2 else list(reversed(self.jobs))
             for job in order:
-                record = self.records[job.job_id]
-                if record.measured and len(record.rounds) < number <= job.benchmark.rounds:
+                record = self.records.get(job.job_id)  # none: lost on a cluster
+                if (
+                    record is not None
+                    and record.measured
+                    and len(record.rounds) < number <= job.benchmark.rounds
+                ):
                     schedule.append((number, job))
         return schedule
 
     def _needs_drift_check(self, job: Job) -> bool:
-        record = self.records[job.job_id]
-        if job.variant.steps or not record.measured or not job.benchmark.drift_check:
+        record = self.records.get(job.job_id)
+        if (
+            job.variant.steps
+            or record is None
+            or not record.measured
+            or not job.benchmark.drift_check
+        ):
             return False
         done = (self.manifest.data.get("drift") or {}).get(job.target.label)
         return self._timed_now or not done
@@ -140,19 +161,26 @@ class Sweep:
         for job in self.jobs:
             if not self._needs_drift_check(job):
                 continue  # no baseline, no check asked for, or a finished run's own check
-            record = self.records[job.job_id]
             self.in_flight = job
             call_optional(self.reporter, "drift_check_started", job)
             result = self.execute(job, "time")
             self.in_flight = None
             call_optional(self.reporter, "drift_check_finished", job)
-            if result.status != OK:
-                drift[job.target.label] = {"error": result.reason}
-                continue
-            drift[job.target.label] = {
-                f"b={window.batch_size}": _drift_entry(start, window)
-                for start, window in zip(record.rounds[0], result.windows, strict=True)
-            }
+            drift[job.target.label] = self.drift_entry(job, result)
+        self.record_drift(drift)
+
+    def drift_entry(self, job: Job, result: JobResult) -> dict[str, Any]:
+        """The drift of ``job``'s target: its baseline's first round against ``result``."""
+        if result.status != OK:
+            return {"error": result.reason}
+        record = self.records[job.job_id]
+        return {
+            f"b={window.batch_size}": _drift_entry(start, window)
+            for start, window in zip(record.rounds[0], result.windows, strict=True)
+        }
+
+    def record_drift(self, drift: dict[str, Any]) -> None:
+        """Save the drift per target in the manifest and mark every record with it."""
         if drift:
             self.manifest.set("drift", drift)
         for record in self.records.values():

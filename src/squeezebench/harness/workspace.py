@@ -21,7 +21,7 @@ import numpy as np
 from squeezebench.errors import BackendUnavailable, ConversionError, SqueezebenchError, UserError
 from squeezebench.harness.artifact_cache import ArtifactCache, artifact_key
 from squeezebench.harness.compress import CompressedArtifact, compress
-from squeezebench.harness.environment import cpu_model
+from squeezebench.harness.environment import cpu_model, gpu_name
 from squeezebench.harness.identity import job_versions, model_fingerprint
 from squeezebench.harness.jobs import Job
 from squeezebench.harness.measure.conditions import (
@@ -66,6 +66,7 @@ class JobResult:
     windows: list[Window] = field(default_factory=list)
     outputs: np.ndarray | None = None
     details: str | None = None  # the full story behind a one-line reason (a traceback)
+    node: str | None = None  # the cluster node that ran it (a Ray node id); None locally
 
 
 @dataclass
@@ -325,9 +326,7 @@ class Workspace:
             "conversions": ", ".join(conversions) or None,
             "convert_seconds": runnable.seconds if conversions else None,
             "prepare_seconds": prepare_seconds,
-            "cpu_cores_available": cpu_cores_available(),
-            "hostname": socket.gethostname(),
-            "cpu_model": cpu_model(),
+            **host_metrics(job.target.device),
         }
         return JobResult(
             ERROR if measured.problem else OK,
@@ -355,7 +354,8 @@ class Workspace:
             return failure_result(error)
         finally:
             runner.close()
-        return JobResult(OK, windows=windows)
+        # the host that timed this round: on a cluster it may differ from the first's
+        return JobResult(OK, metrics=host_metrics(job.target.device), windows=windows)
 
     def _prepare(
         self, job: Job
@@ -386,6 +386,20 @@ class Workspace:
         except Exception as error:
             return failure_result(error, f"backend {backend.name} rejected the artifact: ")
         return Prepared(compressed, runnable, conversions, runner, prepare_seconds)
+
+
+HOST_METRICS = ("hostname", "cpu_model", "gpu_name", "cpu_cores_available")
+"""Columns that say which machine timed a row (every timing round reports them)."""
+
+
+def host_metrics(device: str) -> dict[str, Any]:
+    """This host's provenance columns for a job on ``device``."""
+    return {
+        "hostname": socket.gethostname(),
+        "cpu_model": cpu_model(),
+        "gpu_name": gpu_name(device),
+        "cpu_cores_available": cpu_cores_available(),
+    }
 
 
 def workspace_for_request(request: Any, registry: Registry) -> Workspace:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from squeezebench.harness.dispatch import TaskLost
 from squeezebench.search.answer import TrialSummary, describe
 from squeezebench.search.candidates import Candidate, suggest
 from squeezebench.search.context import SearchContext
@@ -62,7 +63,12 @@ class SearchLoop:
             finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
             for future in finished:
                 run = in_flight.pop(future)
-                if self._advance(run, future.result()):
+                try:
+                    result = future.result()
+                except TaskLost as lost:  # a cluster lost it more often than it retries
+                    self._lost(run, lost)
+                    continue
+                if self._advance(run, result):
                     in_flight[self._submit(run)] = run
 
     def elapsed(self) -> float:
@@ -187,6 +193,14 @@ class SearchLoop:
             earlier, number=trial.number, params=candidate.params, same_as=earlier.number
         )
         self.record(summary)
+
+    def _lost(self, run: TrialRun, lost: TaskLost) -> None:
+        """A trial whose task the infrastructure lost: failed, without rows (never measured)."""
+        self.running.pop(run.job.variant.steps_json(), None)
+        verdict = Verdict(None, reason=f"lost to the infrastructure: {lost}")
+        self._conclude_without_job(run.trial, run.candidate, verdict)
+        for trial, candidate in run.duplicates:
+            self._conclude_without_job(trial, candidate, verdict)
 
     def _conclude_without_job(self, trial: Any, candidate: Candidate, verdict: Verdict) -> None:
         self.tell(trial, verdict, timed=False)

@@ -37,13 +37,17 @@ class ResolvedSpec:
 
     @property
     def spec_hash(self) -> str:
-        """Hash of everything that defines the benchmark (not of comments or key order)."""
+        """Hash of everything that defines the benchmark (not of comments or key order, nor
+        of ``execution``: where it runs)."""
         # without a search, the payload (and hash) of specs from before searches existed
-        spec = self.spec.model_dump(mode="json", exclude={"search"} if not self.search else None)
+        excluded = {"execution"} if self.search else {"execution", "search"}
         payload = {
-            "spec": spec,
+            "spec": self.spec.model_dump(mode="json", exclude=excluded),
             "variants": [[v.name, v.steps_json()] for v in self.variants],
-            "targets": [t.model_dump(mode="json") for t in self.targets],
+            "targets": [
+                t.model_dump(mode="json", exclude=set() if t.resources else {"resources"})
+                for t in self.targets
+            ],
         }
         text = json.dumps(payload, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

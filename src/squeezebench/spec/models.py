@@ -147,6 +147,64 @@ class OutputSpec(StrictModel):
     dir: str = Field("results", description="Results folder, relative to the working directory.")
 
 
+TIMING_RESOURCE = "squeezebench_timing"
+"""The custom Ray resource a node declares (``ray start --resources='{"squeezebench_timing":
+1}'``) to take timed work: one at a time per node (see docs/distributed.md)."""
+
+
+class TargetResources(BaseModel):
+    """What a node needs to run a target's jobs on a cluster (``--executor ray``).
+
+    Any other key is a custom resource a node declares when it joins (``{jetson-orin: 1}``).
+    Ignored by the local executor: a machine runs what it can and skips the rest.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    accelerator_type: str | None = Field(
+        None,
+        description="Ray accelerator type a node must have, e.g. 'H100' or 'A10G' (Ray "
+        "detects it on GPU nodes; `ray start --resources` can declare others).",
+    )
+    num_gpus: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="GPUs each job holds; defaults to 1 for cuda targets, 0 otherwise.",
+    )
+    num_cpus: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="CPUs an untimed task (compression, accuracy) holds; default 1. A timed "
+        "task holds all of its node's CPUs.",
+    )
+
+    @model_validator(mode="after")
+    def _custom_resources_are_amounts(self) -> TargetResources:
+        for name, amount in (self.model_extra or {}).items():
+            if name == TIMING_RESOURCE:
+                raise ValueError(
+                    f"{TIMING_RESOURCE} is squeezebench's own timing slot, not a resource a "
+                    "target asks for: every timed job holds it"
+                )
+            known = ("accelerator_type", "num_gpus", "num_cpus")
+            if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+                from squeezebench.suggest import closest
+
+                hint = closest(name, known)
+                what = f"; did you mean {hint!r}?" if hint else ""
+                raise ValueError(
+                    f"custom resource {name!r} must be a positive amount, got {amount!r}{what}"
+                )
+        return self
+
+    @property
+    def custom(self) -> dict[str, float]:
+        """The custom resources (every key but the named ones)."""
+        return {name: float(amount) for name, amount in (self.model_extra or {}).items()}
+
+
 class TargetSpec(StrictModel):
     """A backend, a device and the backend's options. Short form: ``"torch:cpu"``."""
 
@@ -159,6 +217,11 @@ class TargetSpec(StrictModel):
         description="When the target cannot run on this machine (a missing package, no such "
         "device or execution provider): 'skip' records its jobs as skipped with the reason, "
         "'fail' records them as errors, so the run exits with the job-error code.",
+    )
+    resources: TargetResources | None = Field(
+        None,
+        description="On a cluster (--executor ray): what a node needs to run this target, "
+        "e.g. {accelerator_type: H100} or {jetson-orin: 1}; see docs/distributed.md.",
     )
 
     @model_validator(mode="before")
@@ -175,6 +238,38 @@ class TargetSpec(StrictModel):
     def label(self) -> str:
         """The target's name in tables and results."""
         return self.name or f"{self.backend}:{self.device}"
+
+
+class ExecutionSpec(StrictModel):
+    """Where the jobs run: this machine, or a Ray cluster (`squeezebench run` flags win)."""
+
+    executor: Literal["local", "ray"] = Field(
+        "local",
+        description="local: one job at a time on this machine; ray: jobs run on the nodes of "
+        "a Ray cluster that have each target's resources (pip install 'squeezebench[ray]').",
+    )
+    address: str | None = Field(
+        None,
+        description="Ray cluster to join: 'auto' (the one `ray start` runs here) or "
+        "'ray://host:10001'; null starts a local Ray instance for the run.",
+    )
+    artifact_dir: str | None = Field(
+        None,
+        description="A folder every node sees (NFS...) that holds compressed artifacts; "
+        "without it they travel through Ray's object store.",
+    )
+    share_artifacts: bool = Field(
+        True,
+        description="Compress each variant once and hand the artifact to every node; false: "
+        "every task compresses for itself (a method whose result depends on the host).",
+    )
+    max_task_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="How often a task lost to an infrastructure failure (a node or worker "
+        "died) runs again; a job that fails by itself is an error row at once.",
+    )
 
 
 class Spec(StrictModel):
@@ -243,6 +338,7 @@ class Spec(StrictModel):
     benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
     compare: CompareSpec = Field(default_factory=CompareSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     trust_model_files: bool = Field(
         False,
         description="Allow file: models to unpickle Python objects (which can run code). "

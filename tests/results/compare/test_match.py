@@ -168,6 +168,7 @@ def test_p50_above_threshold_without_a_shift_of_the_rounds_is_not_significant(
         ({"contended": True}, "new measured under contention"),
         ({"drifted": True, "drift": 0.2}, "machine speed drifted during the new run"),
         ({"latency_round_p50_ms": None}, "fewer than 2 independent rounds"),
+        ({"cpu_model": "Other CPU 9000"}, "different hardware: CPU"),
     ],
 )
 def test_a_slowdown_measured_under_bad_conditions_is_inconclusive_not_a_regression(
@@ -314,3 +315,13 @@ def test_exit_codes_are_an_int_enum() -> None:
     assert [int(code) for code in CompareExit] == [0, 1, 2]
     assert CompareExit.REGRESSION == 1
     assert REGRESSION == "regression"
+
+
+def test_rows_measured_on_other_hardware_are_named_in_the_header(runs, tmp_path) -> None:
+    first, _ = runs
+    edited = _edit(first, tmp_path, lambda row: row.update(cpu_model="Other CPU 9000"))
+    comparison = compare(first, edited)
+    assert comparison.other_hardware > 0  # every row of the edited variant
+    warning = f"warning: {comparison.other_hardware} matched row(s) were measured on different"
+    assert warning in render(comparison, "text") and warning in render(comparison, "md")
+    assert "warning" not in render(compare(first, first), "text")

@@ -3,8 +3,9 @@
 Latency needs both the threshold and a one-sided Welch t-test on the logarithms of the
 per-round medians (``latency_round_p50_ms``; each round is a fresh process, so the rounds are
 independent where the samples inside one process are not). Fewer than two rounds on a side,
-or a row measured under contention or drift, make a latency change *inconclusive*, never a
-regression. Size and quality are deterministic and judged on the threshold alone.
+a row measured under contention or drift, or rows measured on different hardware (CPU
+model or GPU), make a latency change *inconclusive*, never a regression. Size and quality
+are deterministic and judged on the threshold alone.
 """
 
 from __future__ import annotations
@@ -53,9 +54,20 @@ def _round_medians(row: dict[str, Any]) -> list[float]:
     return [float(v) for v in values if v and v > 0] if values is not None else []
 
 
+def hardware_difference(base_row: dict[str, Any], new_row: dict[str, Any]) -> str | None:
+    """How the hardware that measured two rows differs (CPU model, GPU), or None."""
+    differences = []
+    for column, what in (("cpu_model", "CPU"), ("gpu_name", "GPU")):
+        before, after = base_row.get(column), new_row.get(column)
+        if before and after and before != after:
+            differences.append(f"{what} {before} vs {after}")
+    return ", ".join(differences) or None
+
+
 def _conditions(base_row: dict[str, Any], new_row: dict[str, Any]) -> str | None:
     """Why the rows' latencies cannot be trusted for a verdict, or None."""
-    reasons = []
+    hardware = hardware_difference(base_row, new_row)
+    reasons = [f"different hardware: {hardware}"] if hardware else []
     for side, row in (("baseline", base_row), ("new", new_row)):
         if row.get("contended"):
             reasons.append(f"{side} measured under contention")

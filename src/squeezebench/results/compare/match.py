@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from squeezebench.errors import UserError
-from squeezebench.results.compare.judge import judge
+from squeezebench.results.compare.judge import hardware_difference, judge
 from squeezebench.results.compare.model import (
     DEFAULT_ALPHA,
     DEFAULT_THRESHOLD,
@@ -131,6 +131,7 @@ def compare_rows(
             continue
         first_of_job = key[0] not in jobs_done
         jobs_done.add(key[0])
+        comparison.other_hardware += hardware_difference(before, after) is not None
         for metric in METRICS:
             if not metric.per_batch and not first_of_job:
                 continue  # size and quality repeat on every batch size's row of a job

@@ -117,6 +117,7 @@ class Comparison:
     only_new: list[Unmatched] = field(default_factory=list)
     not_compared: list[Unmatched] = field(default_factory=list)
     matched: int = 0
+    other_hardware: int = 0  # matched rows measured on different CPUs or GPUs
 
     @property
     def regressions(self) -> list[Change]:

@@ -89,9 +89,20 @@ def _headline(comparison: Comparison, markdown: bool) -> str:
     if inconclusive:
         return (
             f"{icon}no regression ({inconclusive} inconclusive: measured under contention, "
-            "drift or in fewer than 2 rounds)"
+            "drift, in fewer than 2 rounds or on different hardware)"
         )
     return f"{icon}no regression"
+
+
+def _hardware_warning(comparison: Comparison) -> list[str]:
+    """One line when matched rows were measured on different CPUs or GPUs."""
+    count = comparison.other_hardware
+    if not count:
+        return []
+    return [
+        f"warning: {count} matched row(s) were measured on different hardware (CPU model or "
+        "GPU): their latencies are inconclusive, not compared"
+    ]
 
 
 def _sources(comparison: Comparison) -> list[str]:
@@ -128,6 +139,7 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
 def render_markdown(comparison: Comparison) -> str:
     """The comparison as Markdown, for a CI comment."""
     lines = [f"## squeezebench compare: {_headline(comparison, True)}", ""]
+    lines += [f"- **{line}**" for line in _hardware_warning(comparison)]
     lines += [f"- {line}" for line in _sources(comparison)]
     lines += [
         f"- {comparison.matched} matched rows, {len(comparison.changes)} metric comparisons;"
@@ -178,6 +190,7 @@ def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
 def render_text(comparison: Comparison) -> str:
     """The comparison as plain text, for a terminal."""
     lines = [f"squeezebench compare: {_headline(comparison, False)}"]
+    lines += _hardware_warning(comparison)
     lines += _sources(comparison)
     lines += [
         f"{comparison.matched} matched rows, {len(comparison.changes)} metric comparisons, "
