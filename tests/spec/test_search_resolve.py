@@ -82,14 +82,15 @@ def test_the_spec_hash_of_a_spec_without_search_is_unchanged(write_spec, registr
     searching = load_spec(write_spec(HEAD, GOOD, name="other.yaml"), registry)
     assert "search" not in plain.spec.model_dump(exclude={"search"})
     assert plain.spec_hash != searching.spec_hash
-    # the hash a spec without search had before searches existed (no "search": null)
+    # the hash a spec without search had before searches (and executors, and target
+    # resources) existed: no "search": null, no "execution", no "resources"
     import hashlib
     import json
 
     payload = {
-        "spec": plain.spec.model_dump(mode="json", exclude={"search"}),
+        "spec": plain.spec.model_dump(mode="json", exclude={"search", "execution"}),
         "variants": [[v.name, v.steps_json()] for v in plain.variants],
-        "targets": [t.model_dump(mode="json") for t in plain.targets],
+        "targets": [t.model_dump(mode="json", exclude={"resources"}) for t in plain.targets],
     }
     expected = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
     assert plain.spec_hash == expected
