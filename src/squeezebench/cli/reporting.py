@@ -14,6 +14,7 @@ from rich.text import Text
 from squeezebench.harness.jobs import Job
 from squeezebench.plugins.contracts import summary_of
 from squeezebench.plugins.registry import Registry
+from squeezebench.results import columns as col
 from squeezebench.results.formatting import short_reason, without_log_reference
 from squeezebench.results.status import ERROR, OK
 
@@ -70,10 +71,10 @@ class ProgressReporter:
         """Advance the bar."""
         self._progress.update(self._task, advance=1)
         self._progress.refresh()
-        if rows and rows[0]["status"] != OK:
+        if rows and rows[0][col.STATUS] != OK:
             self._progress.console.print(
                 Text(f"{rows[0]['status']} {job.variant.name} @ {job.target.label}: ", "yellow")
-                + Text(short_reason(rows[0]["reason"], limit=400))
+                + Text(short_reason(rows[0][col.REASON], limit=400))
             )
 
     def rounds_started(self, steps: int) -> None:
@@ -141,11 +142,11 @@ def _number(value: float | None, pattern: str) -> str:
 
 def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
     """Variant x target: size, ratio, accuracy, delta, fidelity, p50 and speedup per batch."""
-    batch_sizes = sorted({r["batch_size"] for r in rows})
+    batch_sizes = sorted({r[col.BATCH_SIZE] for r in rows})
     table = Table(title=title, title_justify="left")
-    encoded = any(row.get("encoded_bytes") for row in rows)
+    encoded = any(row.get(col.ENCODED_BYTES) for row in rows)
     headers = ["variant", "target", "size", "ratio", *(["encoded"] if encoded else [])]
-    embedding = any(row.get("embedding_cosine") is not None for row in rows)
+    embedding = any(row.get(col.EMBEDDING_COSINE) is not None for row in rows)
     fidelity = "cosine" if embedding else "fidelity"  # embeddings: cosine to the baseline's
     for header in (*headers, "accuracy", "Δ acc", fidelity):
         table.add_column(header, justify="left" if header in ("variant", "target") else "right")
@@ -153,44 +154,44 @@ def summary_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
         table.add_column(f"p50 b={batch}", justify="right")
         table.add_column(f"speedup b={batch}", justify="right")
     table.add_column("status")
-    several_seeds = len({row.get("seed") for row in rows}) > 1
+    several_seeds = len({row.get(col.SEED) for row in rows}) > 1
     reasons: dict[str, int] = {}  # one numbered note per distinct reason, under the table
     logs: dict[str, list[str]] = {}  # the traceback files of the jobs behind each reason
     groups: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for row in rows:
-        variant = row["variant"]
+        variant = row[col.VARIANT]
         if several_seeds:
             variant += f" (seed {row.get('seed')})"
-        groups.setdefault((variant, row["target"]), {})[row["batch_size"]] = row
+        groups.setdefault((variant, row[col.TARGET]), {})[row[col.BATCH_SIZE]] = row
     for (variant, target), by_batch in groups.items():
         first = next(iter(by_batch.values()))
         cells: list[str | Text] = [
             Text(variant),
             Text(target),
-            _bytes(first.get("artifact_bytes")),
-            _number(first.get("compression_ratio"), "{:.2f}x"),
-            *([_bytes(first.get("encoded_bytes"))] if encoded else []),
-            _number(first.get("accuracy"), "{:.2%}"),
+            _bytes(first.get(col.ARTIFACT_BYTES)),
+            _number(first.get(col.COMPRESSION_RATIO), "{:.2f}x"),
+            *([_bytes(first.get(col.ENCODED_BYTES))] if encoded else []),
+            _number(first.get(col.ACCURACY), "{:.2%}"),
             _number(
-                None if first.get("accuracy_delta") is None else first["accuracy_delta"] * 100,
+                None if first.get(col.ACCURACY_DELTA) is None else first[col.ACCURACY_DELTA] * 100,
                 "{:+.2f} pp",
             ),
-            _number(first.get("embedding_cosine"), "{:.4f}")
+            _number(first.get(col.EMBEDDING_COSINE), "{:.4f}")
             if embedding
-            else _number(first.get("fidelity"), "{:.2%}"),
+            else _number(first.get(col.FIDELITY), "{:.2%}"),
         ]
         for batch in batch_sizes:
             row = by_batch.get(batch, {})
-            p50 = _number(row.get("latency_p50_ms"), "{:.3f} ms")
+            p50 = _number(row.get(col.LATENCY_P50_MS), "{:.3f} ms")
             p50 += "".join(
-                mark for column, mark in _MARKS if row.get(column) and row.get("latency_p50_ms")
+                mark for column, mark in _MARKS if row.get(column) and row.get(col.LATENCY_P50_MS)
             )
-            cells += [p50, _number(row.get("speedup"), "{:.2f}x")]
-        status = first["status"]
+            cells += [p50, _number(row.get(col.SPEEDUP), "{:.2f}x")]
+        status = first[col.STATUS]
         if status == OK:
             cells.append(Text(status))
         else:
-            reason, log = without_log_reference(short_reason(first.get("reason"), 400))
+            reason, log = without_log_reference(short_reason(first.get(col.REASON), 400))
             note = reasons.setdefault(reason, len(reasons) + 1)
             logs.setdefault(reason, []).extend([log] if log else [])
             cells.append(Text(f"{status} [{note}]", "red" if status == ERROR else "yellow"))
@@ -214,22 +215,22 @@ _LEGEND = (
 
 def condition_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     """A line on the rows timed under contention or on too many threads, if any."""
-    timed = [row for row in rows if row.get("latency_p50_ms") is not None]
-    contended = [row for row in timed if row.get("contended")]
+    timed = [row for row in rows if row.get(col.LATENCY_P50_MS) is not None]
+    contended = [row for row in timed if row.get(col.CONTENDED)]
     lines = []
     if contended:
-        others = [row["other_cpu_cores"] for row in contended if row.get("other_cpu_cores")]
-        cores = max((row.get("cpu_cores_available") or 0 for row in contended), default=0)
-        retries = max(row.get("contention_retries") or 0 for row in contended)
+        others = [row[col.OTHER_CPU_CORES] for row in contended if row.get(col.OTHER_CPU_CORES)]
+        cores = max((row.get(col.CPU_CORES_AVAILABLE) or 0 for row in contended), default=0)
+        retries = max(row.get(col.CONTENTION_RETRIES) or 0 for row in contended)
         busy = f"; other processes used up to {max(others):.2f} of {cores} cores" if others else ""
         lines.append(
             f"! {len(contended)} of {len(timed)} rows timed under contention{busy} "
             f"(after up to {retries} retries); compare calls their changes inconclusive"
         )
     oversubscribed = {
-        row["conditions"].split(";")[0]
+        row[col.CONDITIONS].split(";")[0]
         for row in timed
-        if isinstance(row.get("conditions"), str) and "threads requested" in row["conditions"]
+        if isinstance(row.get(col.CONDITIONS), str) and "threads requested" in row[col.CONDITIONS]
     }
     lines += sorted(oversubscribed)
     return lines
@@ -239,8 +240,8 @@ def drift_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     """One line per target: how much its baseline's speed changed from start to end."""
     by_target: dict[str, dict[int, float | None]] = {}
     for row in rows:
-        if row.get("variant") == "baseline" and row.get("status") == OK and row.get("rounds"):
-            by_target.setdefault(row["target"], {})[row["batch_size"]] = row.get("drift")
+        if row.get(col.VARIANT) == "baseline" and row.get(col.STATUS) == OK and row.get(col.ROUNDS):
+            by_target.setdefault(row[col.TARGET], {})[row[col.BATCH_SIZE]] = row.get(col.DRIFT)
     lines = []
     for target, changes in by_target.items():
         if all(change is None for change in changes.values()):

@@ -13,6 +13,7 @@ from squeezebench.harness.measure.quality import (
     embedding_cosine,
     retrieval_agreement,
 )
+from squeezebench.results import columns as col
 from squeezebench.results.status import OK
 
 
@@ -28,15 +29,17 @@ class BaselineReference:
 
     def learn(self, rows: list[dict[str, Any]], outputs: np.ndarray | None) -> None:
         """Take the reference values from the baseline job's rows."""
-        ok = [row for row in rows if row.get("status") == OK]
+        ok = [row for row in rows if row.get(col.STATUS) == OK]
         if not ok:
             return
-        self.artifact_bytes = ok[0].get("artifact_bytes")
-        self.accuracy = ok[0].get("accuracy")
-        self.flops_per_sample = ok[0].get("flops_per_sample")
+        self.artifact_bytes = ok[0].get(col.ARTIFACT_BYTES)
+        self.accuracy = ok[0].get(col.ACCURACY)
+        self.flops_per_sample = ok[0].get(col.FLOPS_PER_SAMPLE)
         self.outputs = outputs
         self.p50_ms = {
-            row["batch_size"]: row["latency_p50_ms"] for row in ok if row.get("latency_p50_ms")
+            row[col.BATCH_SIZE]: row[col.LATENCY_P50_MS]
+            for row in ok
+            if row.get(col.LATENCY_P50_MS)
         }
 
     def compare(self, row: dict[str, Any], outputs: np.ndarray | None) -> dict[str, Any]:
@@ -46,19 +49,21 @@ class BaselineReference:
         ``embedding_cosine`` with ``retrieval_agreement`` for the ``embedding`` metric.
         """
         found: dict[str, Any] = {}
-        if self.artifact_bytes and row.get("artifact_bytes"):
-            found["compression_ratio"] = self.artifact_bytes / row["artifact_bytes"]
-        if self.accuracy is not None and row.get("accuracy") is not None:
-            found["accuracy_delta"] = row["accuracy"] - self.accuracy
+        if self.artifact_bytes and row.get(col.ARTIFACT_BYTES):
+            found[col.COMPRESSION_RATIO] = self.artifact_bytes / row[col.ARTIFACT_BYTES]
+        if self.accuracy is not None and row.get(col.ACCURACY) is not None:
+            found[col.ACCURACY_DELTA] = row[col.ACCURACY] - self.accuracy
         if self.outputs is not None and outputs is not None:
-            if row.get("metric") == EMBEDDING:  # embeddings: no classes to agree on
-                found["embedding_cosine"] = embedding_cosine(outputs, self.outputs)
-                found["retrieval_agreement"] = retrieval_agreement(outputs, self.outputs)
+            if row.get(col.METRIC) == EMBEDDING:  # embeddings: no classes to agree on
+                found[col.EMBEDDING_COSINE] = embedding_cosine(outputs, self.outputs)
+                found[col.RETRIEVAL_AGREEMENT] = retrieval_agreement(outputs, self.outputs)
             else:
-                found["fidelity"] = agreement(outputs, self.outputs)
-        reference = self.p50_ms.get(row.get("batch_size"))
-        if reference and row.get("latency_p50_ms"):
-            found["speedup"] = reference / row["latency_p50_ms"]
-        if self.flops_per_sample and row.get("nonzero_flops_per_sample"):
-            found["theoretical_speedup"] = self.flops_per_sample / row["nonzero_flops_per_sample"]
+                found[col.FIDELITY] = agreement(outputs, self.outputs)
+        reference = self.p50_ms.get(row.get(col.BATCH_SIZE))
+        if reference and row.get(col.LATENCY_P50_MS):
+            found[col.SPEEDUP] = reference / row[col.LATENCY_P50_MS]
+        if self.flops_per_sample and row.get(col.NONZERO_FLOPS_PER_SAMPLE):
+            found[col.THEORETICAL_SPEEDUP] = (
+                self.flops_per_sample / row[col.NONZERO_FLOPS_PER_SAMPLE]
+            )
         return found

@@ -33,6 +33,7 @@ from squeezebench.harness.jobs import Job
 from squeezebench.harness.manifest import RunManifest
 from squeezebench.harness.sweep import Sweep, call_optional
 from squeezebench.harness.workspace import JobResult
+from squeezebench.results import columns as col
 from squeezebench.results.status import ERROR, OK
 from squeezebench.results.store import RunStore
 
@@ -195,7 +196,7 @@ class ConcurrentSweep(Sweep):
         before = self._nodes.get(record.job.job_id)
         if before is not None and result.node is not None:
             return before != result.node
-        host, then = result.metrics.get("hostname"), record.metrics.get("hostname")
+        host, then = result.metrics.get(col.HOSTNAME), record.metrics.get(col.HOSTNAME)
         return bool(record.rounds and host and then and host != then)
 
     # -- phase 3 ------------------------------------------------------------------------
@@ -216,7 +217,7 @@ class ConcurrentSweep(Sweep):
                     drift[job.target.label] = {"error": str(lost)}
                     continue
                 if result.status == OK and self._other_host(self.records[job.job_id], result):
-                    where = result.metrics.get("hostname") or result.node
+                    where = result.metrics.get(col.HOSTNAME) or result.node
                     drift[job.target.label] = {
                         "error": f"the drift check ran on another host ({where}) than the "
                         "baseline's rounds: not comparable"

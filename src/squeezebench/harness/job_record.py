@@ -24,6 +24,7 @@ from squeezebench.harness.measure.rounds import (
 )
 from squeezebench.harness.measure.window import ConditionReading, Window
 from squeezebench.harness.workspace import HOST_METRICS, JobResult
+from squeezebench.results import columns as col
 from squeezebench.results.status import ERROR, OK, Status
 
 
@@ -81,21 +82,21 @@ class JobRecord:
     def rows(self) -> list[dict[str, Any]]:
         """One row per batch size (without the baseline comparison)."""
         batch_sizes = self.job.benchmark.batch_sizes
-        base = self.identity | self.metrics | {"status": self.status, "reason": self.reason}
+        base = self.identity | self.metrics | {col.STATUS: self.status, "reason": self.reason}
         if not self.measured:
-            return [base | {"batch_size": b} for b in batch_sizes]
+            return [base | {col.BATCH_SIZE: b} for b in batch_sizes]
         threshold = self.job.benchmark.noise_threshold
         rows = []
         for index, batch_size in enumerate(batch_sizes):
             windows = [windows[index] for windows in self.rounds]
-            row = base | {"batch_size": batch_size}
+            row = base | {col.BATCH_SIZE: batch_size}
             row |= latency_columns(windows, threshold)
             row |= condition_columns(windows)
             row |= energy_columns(windows, batch_size)
             drift = self.drift.get(batch_size)
             if drift is not None:
-                row |= {"drift": drift, "drifted": abs(drift) > threshold}
-            row["conditions"] = _conditions(row)
+                row |= {col.DRIFT: drift, "drifted": abs(drift) > threshold}
+            row[col.CONDITIONS] = _conditions(row)
             rows.append(row)
         return rows
 
@@ -105,10 +106,10 @@ class JobRecord:
         first = rows[0]
         identity_keys = set(first) - _DERIVED
         identity = {k: first[k] for k in identity_keys if k not in _SHARED_METRICS}
-        record = cls(job, identity, first["status"], first.get("reason"))
+        record = cls(job, identity, first[col.STATUS], first.get(col.REASON))
         record.metrics = {k: first[k] for k in _SHARED_METRICS if first.get(k) is not None}
         record.outputs = outputs
-        by_batch = {row["batch_size"]: row for row in rows}
+        by_batch = {row[col.BATCH_SIZE]: row for row in rows}
         if record.status == OK and all(by_batch.get(b) for b in job.benchmark.batch_sizes):
             record.rounds = _rounds_from_rows([by_batch[b] for b in job.benchmark.batch_sizes])
         return record
@@ -116,12 +117,12 @@ class JobRecord:
 
 def _conditions(row: dict[str, Any]) -> str | None:
     """Every measurement condition that did not hold for the row, as one sentence each."""
-    oversubscribed = thread_problem(row.get("threads"), row.get("cpu_cores_available"))
+    oversubscribed = thread_problem(row.get(col.THREADS), row.get(col.CPU_CORES_AVAILABLE))
     notes = [oversubscribed] if oversubscribed else []
-    contended = contention_note(row, row.get("cpu_cores_available"))
+    contended = contention_note(row, row.get(col.CPU_CORES_AVAILABLE))
     if contended:
         notes.append(contended)
-    if row.get("drifted"):
+    if row.get(col.DRIFTED):
         notes.append(f"the machine's speed changed by {row['drift']:+.0%} during the run")
     return "; ".join(notes) or None
 
@@ -134,29 +135,31 @@ def _rounds_from_rows(rows: list[dict[str, Any]]) -> list[list[Window]]:
     """
     rounds: list[list[Window]] = []
     for row in rows:
-        counts = row.get("latency_round_repeats") or [len(row.get("latency_samples_ms") or [])]
-        samples = list(row.get("latency_samples_ms") or [])
+        counts = row.get(col.LATENCY_ROUND_REPEATS) or [len(row.get(col.LATENCY_SAMPLES_MS) or [])]
+        samples = list(row.get(col.LATENCY_SAMPLES_MS) or [])
         start = 0
         for index, count in enumerate(counts):
             if index == len(rounds):
                 rounds.append([])
-            window = Window(row["batch_size"], samples[start : start + count])
+            window = Window(row[col.BATCH_SIZE], samples[start : start + count])
             start += count
             if index == 0:
-                window.notes = json.loads(row["runtime_notes"]) if row.get("runtime_notes") else []
-                window.contended = bool(row.get("contended"))
-                window.retries = int(row.get("contention_retries") or 0)
-                window.peak_memory_bytes = row.get("peak_memory_bytes")
+                window.notes = (
+                    json.loads(row[col.RUNTIME_NOTES]) if row.get(col.RUNTIME_NOTES) else []
+                )
+                window.contended = bool(row.get(col.CONTENDED))
+                window.retries = int(row.get(col.CONTENTION_RETRIES) or 0)
+                window.peak_memory_bytes = row.get(col.PEAK_MEMORY_BYTES)
                 calls = sum(counts)
-                energy = row.get("energy_j_per_batch")
+                energy = row.get(col.ENERGY_J_PER_BATCH)
                 window.conditions = ConditionReading(
-                    other_cpu_cores=row.get("other_cpu_cores"),
-                    steal_cores=row.get("steal_cores"),
-                    gpu_other_processes=row.get("gpu_other_processes"),
-                    gpu_throttle=row.get("gpu_throttle"),
+                    other_cpu_cores=row.get(col.OTHER_CPU_CORES),
+                    steal_cores=row.get(col.STEAL_CORES),
+                    gpu_other_processes=row.get(col.GPU_OTHER_PROCESSES),
+                    gpu_throttle=row.get(col.GPU_THROTTLE),
                     energy_joules=None if energy is None else energy * calls,
-                    energy_source=row.get("energy_source"),
-                    energy_reason=row.get("energy_reason"),
+                    energy_source=row.get(col.ENERGY_SOURCE),
+                    energy_reason=row.get(col.ENERGY_REASON),
                     calls=calls if energy is not None else 0,
                 )
             rounds[index].append(window)

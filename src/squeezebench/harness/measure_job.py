@@ -21,6 +21,7 @@ from squeezebench.harness.measure.window import (
     measure_window,
 )
 from squeezebench.plugins.contracts import DatasetSplits, Runner
+from squeezebench.results import columns as col
 from squeezebench.spec.models import BenchmarkSpec
 
 
@@ -94,8 +95,8 @@ def measure_on_target(
     encoded = compressed.encode(payload)
     measurement = TargetMeasurement(
         metrics={
-            "artifact_bytes": len(payload),
-            "encoded_bytes": None if encoded is None else len(encoded),
+            col.ARTIFACT_BYTES: len(payload),
+            col.ENCODED_BYTES: None if encoded is None else len(encoded),
         }
     )
     if data is not None:
@@ -104,8 +105,8 @@ def measure_on_target(
             measurement.problem = "model outputs contain NaN or inf; accuracy not computed"
         else:
             measurement.outputs = outputs
-            measurement.metrics["metric"] = data.metric
-            measurement.metrics["accuracy"] = score(data.metric, outputs, data.test.labels)
+            measurement.metrics[col.METRIC] = data.metric
+            measurement.metrics[col.ACCURACY] = score(data.metric, outputs, data.test.labels)
     runtime_notes(runner)  # what the accuracy pass chose is not about the batch sizes below
     if probe is not None:
         measurement.windows = time_round(runner, data, example, settings, probe)

@@ -7,6 +7,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from squeezebench.results import columns as col
+
 DETERMINISTIC_COLUMNS = (
     "status",
     "params",
@@ -51,7 +53,7 @@ class ReproducibilityReport:
 
 
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["job_id"], row["batch_size"])
+    return (row[col.JOB_ID], row[col.BATCH_SIZE])
 
 
 def _same(first: Any, second: Any) -> bool:
@@ -79,7 +81,7 @@ def compare_runs(
                     f"{a['variant']} @ {a['target']} b={key[1]}: {column} "
                     f"{a.get(column)!r} != {b.get(column)!r}"
                 )
-        p50a, p50b = a.get("latency_p50_ms"), b.get("latency_p50_ms")
+        p50a, p50b = a.get(col.LATENCY_P50_MS), b.get(col.LATENCY_P50_MS)
         if p50a and p50b:
             report.latency_drift.append(abs(p50b - p50a) / p50a)
     return report

@@ -38,6 +38,7 @@ from squeezebench.harness.sweep import Sweep, call_optional
 from squeezebench.harness.workspace import Workspace, describe_failure
 from squeezebench.paths import cache_dir
 from squeezebench.plugins.registry import Registry
+from squeezebench.results import columns as col
 from squeezebench.results.status import ERROR
 from squeezebench.results.storage import ResultsWriteError, check_writable
 from squeezebench.results.store import RunStore, find_resumable_run
@@ -97,7 +98,11 @@ class RunOutcome:
         """Jobs with at least one ``error`` row (a search's failed trials are part of its
         exploration, reported in its answer: they do not count)."""
         return len(
-            {r["job_id"] for r in self.rows if r["status"] == ERROR and r.get("trial") is None}
+            {
+                r[col.JOB_ID]
+                for r in self.rows
+                if r[col.STATUS] == ERROR and r.get(col.TRIAL) is None
+            }
         )
 
 
@@ -145,23 +150,23 @@ def _identity(job: Job, run_id: str, resolved: ResolvedSpec, git_sha: str | None
     import torch
 
     return {
-        "run_id": run_id,
-        "spec_name": resolved.spec.name,
-        "spec_hash": resolved.spec_hash,
-        "job_id": job.job_id,
-        "model": job.model,
-        "dataset": job.dataset,
-        "variant": job.variant.name,
-        "steps": job.variant.steps_json(),
-        "target": job.target.label,
-        "backend": job.target.backend,
-        "device": job.target.device,
-        "target_options": json.dumps(job.target.options, sort_keys=True),
-        "seed": job.seed,
-        "threads": job.target.options.get("threads"),
-        "squeezebench_version": __version__,
-        "torch_version": torch.__version__,
-        "git_sha": git_sha,
+        col.RUN_ID: run_id,
+        col.SPEC_NAME: resolved.spec.name,
+        col.SPEC_HASH: resolved.spec_hash,
+        col.JOB_ID: job.job_id,
+        col.MODEL: job.model,
+        col.DATASET: job.dataset,
+        col.VARIANT: job.variant.name,
+        col.STEPS: job.variant.steps_json(),
+        col.TARGET: job.target.label,
+        col.BACKEND: job.target.backend,
+        col.DEVICE: job.target.device,
+        col.TARGET_OPTIONS: json.dumps(job.target.options, sort_keys=True),
+        col.SEED: job.seed,
+        col.THREADS: job.target.options.get("threads"),
+        col.SQUEEZEBENCH_VERSION: __version__,
+        col.TORCH_VERSION: torch.__version__,
+        col.GIT_SHA: git_sha,
     }
 
 
@@ -302,7 +307,7 @@ def _run_locked(
 
     def identity(job: Job) -> dict[str, Any]:
         started_at = dt.datetime.now(dt.timezone.utc)
-        return _identity(job, run_id, resolved, git_sha) | {"started_at": started_at}
+        return _identity(job, run_id, resolved, git_sha) | {col.STARTED_AT: started_at}
 
     if dispatcher.slots > 1:  # a cluster: several jobs in flight
         sweep: Sweep = ConcurrentSweep(jobs, dispatcher.submit, store, manifest, reporter, identity)

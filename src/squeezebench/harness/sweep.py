@@ -28,6 +28,7 @@ from squeezebench.harness.jobs import Job
 from squeezebench.harness.manifest import RunManifest
 from squeezebench.harness.measure.window import Window
 from squeezebench.harness.workspace import JobResult
+from squeezebench.results import columns as col
 from squeezebench.results.status import ERROR, OK
 from squeezebench.results.store import RunStore
 
@@ -237,7 +238,7 @@ def _drift_entry(start: Window, end: Window) -> dict[str, Any]:
 
 
 def _has_errors(rows: list[dict[str, Any]]) -> bool:
-    return any(row.get("status") == ERROR for row in rows)
+    return any(row.get(col.STATUS) == ERROR for row in rows)
 
 
 def call_optional(reporter: Any, name: str, *args: Any) -> None:

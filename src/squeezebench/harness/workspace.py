@@ -49,6 +49,7 @@ from squeezebench.plugins.conversion import (
     run_chain,
 )
 from squeezebench.plugins.registry import Registry
+from squeezebench.results import columns as col
 from squeezebench.results.status import ERROR, OK, SKIPPED, Status
 
 
@@ -273,20 +274,20 @@ class Workspace:
 
     def _artifact_metrics(self, result: CompressedArtifact) -> dict[str, Any]:
         metrics: dict[str, Any] = {
-            "compress_seconds": result.seconds,
-            "simulated": result.simulated,
-            "method_log": json.dumps(list(result.notes)),
+            col.COMPRESS_SECONDS: result.seconds,
+            col.SIMULATED: result.simulated,
+            col.METHOD_LOG: json.dumps(list(result.notes)),
         }
         if result.format == TORCH_MODULE:
             import torch
 
-            metrics["params"], metrics["nonzero_params"] = count_parameters(result.artifact)
-            metrics["sparse_bytes"] = sparse_tensor_bytes(result.artifact)
+            metrics[col.PARAMS], metrics[col.NONZERO_PARAMS] = count_parameters(result.artifact)
+            metrics[col.SPARSE_BYTES] = sparse_tensor_bytes(result.artifact)
             example = torch.from_numpy(latency_batch(self.data, self.model.example_input, 1))
             flops = count_flops(result.artifact, example)
             if flops is not None:
-                metrics["flops_per_sample"] = flops.dense
-                metrics["nonzero_flops_per_sample"] = flops.nonzero
+                metrics[col.FLOPS_PER_SAMPLE] = flops.dense
+                metrics[col.NONZERO_FLOPS_PER_SAMPLE] = flops.nonzero
         return metrics
 
     # -- measurement ------------------------------------------------------------------------
@@ -322,10 +323,10 @@ class Workspace:
         finally:
             runner.close()
         target_metrics = {
-            "artifact_format": runnable.format,
-            "conversions": ", ".join(conversions) or None,
-            "convert_seconds": runnable.seconds if conversions else None,
-            "prepare_seconds": prepare_seconds,
+            col.ARTIFACT_FORMAT: runnable.format,
+            col.CONVERSIONS: ", ".join(conversions) or None,
+            col.CONVERT_SECONDS: runnable.seconds if conversions else None,
+            col.PREPARE_SECONDS: prepare_seconds,
             **host_metrics(job.target.device),
         }
         return JobResult(
@@ -395,10 +396,10 @@ HOST_METRICS = ("hostname", "cpu_model", "gpu_name", "cpu_cores_available")
 def host_metrics(device: str) -> dict[str, Any]:
     """This host's provenance columns for a job on ``device``."""
     return {
-        "hostname": socket.gethostname(),
-        "cpu_model": cpu_model(),
-        "gpu_name": gpu_name(device),
-        "cpu_cores_available": cpu_cores_available(),
+        col.HOSTNAME: socket.gethostname(),
+        col.CPU_MODEL: cpu_model(),
+        col.GPU_NAME: gpu_name(device),
+        col.CPU_CORES_AVAILABLE: cpu_cores_available(),
     }
 
 

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from squeezebench.results import columns as col
 from squeezebench.search.verdict import Verdict, column_value
 from squeezebench.spec.search_resolve import ResolvedSearch
 from squeezebench.spec.search_terms import COLUMNS, DELTA, format_amount
@@ -134,10 +135,10 @@ def _ties(best: TrialSummary, feasible: list[TrialSummary], search: ResolvedSear
 
 
 def _interval(summary: TrialSummary, batch_size: int | None) -> tuple[Any, Any]:
-    row = next((r for r in summary.rows if r.get("batch_size") == batch_size), None)
-    if row is None or row.get("latency_p50_low_ms") is None or (row.get("rounds") or 0) < 2:
+    row = next((r for r in summary.rows if r.get(col.BATCH_SIZE) == batch_size), None)
+    if row is None or row.get(col.LATENCY_P50_LOW_MS) is None or (row.get(col.ROUNDS) or 0) < 2:
         return None, None
-    return row["latency_p50_low_ms"], row["latency_p50_high_ms"]
+    return row[col.LATENCY_P50_LOW_MS], row[col.LATENCY_P50_HIGH_MS]
 
 
 # -- words ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from squeezebench.harness.manifest import RunManifest
 from squeezebench.harness.sweep import Sweep
 from squeezebench.harness.workspace import JobResult
 from squeezebench.plugins.registry import Registry
+from squeezebench.results import columns as col
 from squeezebench.results.store import RunStore
 from squeezebench.search.candidates import Candidate
 from squeezebench.spec.load import ResolvedSpec
@@ -82,7 +83,7 @@ class SearchContext:
 
     def save(self, job: Job, record: JobRecord, feasible: bool) -> list[dict[str, Any]]:
         """Write a finished trial's outputs and rows; its manifest entry says how it went."""
-        record.identity["trial_feasible"] = feasible
+        record.identity[col.TRIAL_FEASIBLE] = feasible
         if record.outputs is not None:
             self.store.write_outputs(job.job_id, record.outputs)
         rows = self.sweep.rows(job)

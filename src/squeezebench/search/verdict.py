@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from squeezebench.results import columns as col
 from squeezebench.spec.search_resolve import ResolvedSearch
 from squeezebench.spec.search_terms import (
     COLUMNS,
@@ -107,13 +108,13 @@ class Verdict:
 def column_value(rows: Rows, reference: ColumnReference) -> float | None:
     """The value of ``reference`` in a job's rows (one per batch size), or None."""
     row = next(
-        (r for r in rows if reference.batch_size in (None, r.get("batch_size"))),
+        (r for r in rows if reference.batch_size in (None, r.get(col.BATCH_SIZE))),
         None,
     )
-    if row is None or row.get("status") != "ok":
+    if row is None or row.get(col.STATUS) != "ok":
         return None
     if reference.column == SHIPPED_BYTES:
-        value = row.get("encoded_bytes") or row.get("artifact_bytes")
+        value = row.get(col.ENCODED_BYTES) or row.get(col.ARTIFACT_BYTES)
     else:
         value = row.get(reference.column)
     return None if value is None or not math.isfinite(value) else float(value)
@@ -143,9 +144,9 @@ def judge(rows: Rows, baseline: Rows, search: ResolvedSearch, *, timed: bool) ->
     wrong way: the trial was not timed because a constraint already failed) and timed
     constraints are unknown.
     """
-    status = rows[0].get("status") if rows else "error"
+    status = rows[0].get(col.STATUS) if rows else "error"
     if status != "ok":
-        reason = rows[0].get("reason") if rows else "no result"
+        reason = rows[0].get(col.REASON) if rows else "no result"
         return Verdict(None, reason=f"{status}: {reason}")
     checks = check_constraints(rows, baseline, search.constraints, timed=timed)
     values = []

@@ -19,6 +19,7 @@ import numpy as np
 
 from squeezebench.harness.measure.energy import EnergyReading, energy_per_inference
 from squeezebench.harness.measure.window import Window
+from squeezebench.results import columns as col
 
 
 def _median(values: Sequence[float]) -> float:
@@ -38,22 +39,22 @@ def latency_columns(windows: Sequence[Window], noise_threshold: float) -> dict[s
         spread = float(q75 - q25) / p50 if p50 > 0 else float("inf")
     batch_size = windows[0].batch_size
     return {
-        "latency_p50_ms": p50,
-        "latency_p90_ms": float(p90),
-        "latency_p99_ms": float(p99),
-        "latency_mean_ms": float(pooled.mean()),
-        "latency_std_ms": float(pooled.std(ddof=1)) if len(pooled) > 1 else 0.0,
-        "latency_iqr_ms": float(q75 - q25),
-        "latency_spread": spread,
-        "noisy": spread > noise_threshold,
-        "repeats": len(pooled),
-        "rounds": len(windows),
-        "latency_samples_ms": pooled.tolist(),
-        "latency_round_p50_ms": round_p50s,
-        "latency_round_repeats": [len(w.samples_ms) for w in windows],
-        "latency_p50_low_ms": low,
-        "latency_p50_high_ms": high,
-        "throughput_per_s": batch_size / (p50 / 1e3) if p50 > 0 else None,
+        col.LATENCY_P50_MS: p50,
+        col.LATENCY_P90_MS: float(p90),
+        col.LATENCY_P99_MS: float(p99),
+        col.LATENCY_MEAN_MS: float(pooled.mean()),
+        col.LATENCY_STD_MS: float(pooled.std(ddof=1)) if len(pooled) > 1 else 0.0,
+        col.LATENCY_IQR_MS: float(q75 - q25),
+        col.LATENCY_SPREAD: spread,
+        col.NOISY: spread > noise_threshold,
+        col.REPEATS: len(pooled),
+        col.ROUNDS: len(windows),
+        col.LATENCY_SAMPLES_MS: pooled.tolist(),
+        col.LATENCY_ROUND_P50_MS: round_p50s,
+        col.LATENCY_ROUND_REPEATS: [len(w.samples_ms) for w in windows],
+        col.LATENCY_P50_LOW_MS: low,
+        col.LATENCY_P50_HIGH_MS: high,
+        col.THROUGHPUT_PER_S: batch_size / (p50 / 1e3) if p50 > 0 else None,
     }
 
 
@@ -67,14 +68,14 @@ def condition_columns(windows: Sequence[Window]) -> dict[str, Any]:
     readings = [w.conditions for w in windows]
     throttles = sorted({r.gpu_throttle for r in readings if r.gpu_throttle})
     return {
-        "contended": any(w.contended for w in windows),
-        "other_cpu_cores": _maximum([r.other_cpu_cores for r in readings]),
-        "steal_cores": _maximum([r.steal_cores for r in readings]),
-        "contention_retries": sum(w.retries for w in windows),
-        "gpu_other_processes": _maximum([r.gpu_other_processes for r in readings]),
-        "gpu_throttle": ", ".join(throttles) or None,
-        "peak_memory_bytes": _maximum([w.peak_memory_bytes for w in windows]),
-        "runtime_notes": _notes(windows),
+        col.CONTENDED: any(w.contended for w in windows),
+        col.OTHER_CPU_CORES: _maximum([r.other_cpu_cores for r in readings]),
+        col.STEAL_CORES: _maximum([r.steal_cores for r in readings]),
+        col.CONTENTION_RETRIES: sum(w.retries for w in windows),
+        col.GPU_OTHER_PROCESSES: _maximum([r.gpu_other_processes for r in readings]),
+        col.GPU_THROTTLE: ", ".join(throttles) or None,
+        col.PEAK_MEMORY_BYTES: _maximum([w.peak_memory_bytes for w in windows]),
+        col.RUNTIME_NOTES: _notes(windows),
     }
 
 
@@ -90,31 +91,31 @@ def energy_columns(windows: Sequence[Window], batch_size: int) -> dict[str, Any]
     measured = [r for r in readings if r.energy_joules is not None and r.calls > 0]
     if not measured:
         reasons = [r.energy_reason for r in readings if r.energy_reason]
-        return {"energy_reason": reasons[0] if reasons else "no energy counter was read"}
+        return {col.ENERGY_REASON: reasons[0] if reasons else "no energy counter was read"}
     total = EnergyReading(
         sum(r.energy_joules or 0.0 for r in measured), measured[0].energy_source, None, 0.0
     )
     energy = energy_per_inference(total, sum(r.calls for r in measured), batch_size)
     return {
-        "energy_source": energy.source,
-        "energy_j_per_batch": energy.joules_per_batch,
-        "energy_j_per_sample": energy.joules_per_sample,
+        col.ENERGY_SOURCE: energy.source,
+        col.ENERGY_J_PER_BATCH: energy.joules_per_batch,
+        col.ENERGY_J_PER_SAMPLE: energy.joules_per_sample,
     }
 
 
 def contention_note(row: dict[str, Any], cores: int | None) -> str | None:
     """The human sentence for a contended row, or None."""
-    if not row.get("contended"):
+    if not row.get(col.CONTENDED):
         return None
     parts = []
-    other = row.get("other_cpu_cores")
+    other = row.get(col.OTHER_CPU_CORES)
     if other is not None:
         of = f" of our {cores}" if cores else ""
         parts.append(f"other processes used up to {other:.2f} cores{of}")
-    if row.get("steal_cores"):
+    if row.get(col.STEAL_CORES):
         parts.append(f"the hypervisor stole up to {row['steal_cores']:.2f} cores")
-    if row.get("gpu_other_processes"):
+    if row.get(col.GPU_OTHER_PROCESSES):
         parts.append(f"{row['gpu_other_processes']} other process(es) on the GPU")
-    retries = row.get("contention_retries") or 0
+    retries = row.get(col.CONTENTION_RETRIES) or 0
     after = f" (still after {retries} retries)" if retries else ""
     return "measured under contention: " + ", ".join(parts or ["busy machine"]) + after

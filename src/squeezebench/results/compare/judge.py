@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from squeezebench.results import columns as col
 from squeezebench.results.compare.model import (
     IMPROVEMENT,
     INCONCLUSIVE,
@@ -50,7 +51,7 @@ def rounds_p_value(new: Sequence[float], baseline: Sequence[float], alternative:
 
 
 def _round_medians(row: dict[str, Any]) -> list[float]:
-    values = row.get("latency_round_p50_ms")
+    values = row.get(col.LATENCY_ROUND_P50_MS)
     return [float(v) for v in values if v and v > 0] if values is not None else []
 
 
@@ -69,9 +70,9 @@ def _conditions(base_row: dict[str, Any], new_row: dict[str, Any]) -> str | None
     hardware = hardware_difference(base_row, new_row)
     reasons = [f"different hardware: {hardware}"] if hardware else []
     for side, row in (("baseline", base_row), ("new", new_row)):
-        if row.get("contended"):
+        if row.get(col.CONTENDED):
             reasons.append(f"{side} measured under contention")
-        if row.get("drifted"):
+        if row.get(col.DRIFTED):
             reasons.append(f"machine speed drifted during the {side} run")
     return "; ".join(reasons) or None
 
@@ -89,10 +90,10 @@ def judge(
     if baseline is None and new is None:
         return None
     change = Change(
-        job_id=str(new_row["job_id"]),
-        variant=str(new_row["variant"]),
-        target=str(new_row["target"]),
-        batch_size=int(new_row["batch_size"]) if metric.per_batch else None,
+        job_id=str(new_row[col.JOB_ID]),
+        variant=str(new_row[col.VARIANT]),
+        target=str(new_row[col.TARGET]),
+        batch_size=int(new_row[col.BATCH_SIZE]) if metric.per_batch else None,
         metric=metric,
         baseline=math.nan if baseline is None else baseline,
         new=math.nan if new is None else new,
@@ -154,7 +155,7 @@ def _judge_latency(
     alternative = "greater" if direction == REGRESSION else "less"
     change.p_value = rounds_p_value(new_rounds, base_rounds, alternative)
     change.verdict = direction if change.p_value < alpha else NOT_SIGNIFICANT
-    noisy = [side for side, row in (("baseline", base_row), ("new", new_row)) if row.get("noisy")]
+    noisy = [side for side, row in (("baseline", base_row), ("new", new_row)) if row.get(col.NOISY)]
     if noisy:
         change.note = f"noisy ({', '.join(noisy)})"
     return change

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from squeezebench.errors import UserError
+from squeezebench.results import columns as col
 from squeezebench.results.compare.judge import hardware_difference, judge
 from squeezebench.results.compare.model import (
     DEFAULT_ALPHA,
@@ -80,7 +81,7 @@ def parse_threshold_for(items: Sequence[str]) -> dict[str, float]:
 def _index(rows: Sequence[dict[str, Any]], side: str) -> dict[tuple[str, int], dict[str, Any]]:
     indexed: dict[tuple[str, int], dict[str, Any]] = {}
     for row in rows:
-        key = (str(row["job_id"]), int(row["batch_size"]))
+        key = (str(row[col.JOB_ID]), int(row[col.BATCH_SIZE]))
         if key in indexed:
             raise UserError(
                 f"the {side} results hold job {key[0]} at batch size {key[1]} twice (several "
@@ -91,15 +92,15 @@ def _index(rows: Sequence[dict[str, Any]], side: str) -> dict[tuple[str, int], d
 
 
 def _unmatched(row: Mapping[str, Any], batch_size: int, detail: str) -> Unmatched:
-    return Unmatched(row["variant"], row["target"], batch_size, detail)
+    return Unmatched(row[col.VARIANT], row[col.TARGET], batch_size, detail)
 
 
 def _status_detail(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return (
         f"baseline {before['status']}"
-        + (f" ({short_reason(before.get('reason'))})" if before["status"] != OK else "")
+        + (f" ({short_reason(before.get('reason'))})" if before[col.STATUS] != OK else "")
         + f", new {after['status']}"
-        + (f" ({short_reason(after.get('reason'))})" if after["status"] != OK else "")
+        + (f" ({short_reason(after.get('reason'))})" if after[col.STATUS] != OK else "")
     )
 
 
@@ -122,9 +123,9 @@ def compare_rows(
     for key in sorted(base.keys() & new.keys(), key=lambda k: _order(new[k])):
         before, after = base[key], new[key]
         comparison.matched += 1
-        if before["status"] != OK or after["status"] != OK:
+        if before[col.STATUS] != OK or after[col.STATUS] != OK:
             item = _unmatched(after, key[1], _status_detail(before, after))
-            if before["status"] == OK and after["status"] == ERROR:
+            if before[col.STATUS] == OK and after[col.STATUS] == ERROR:
                 comparison.status_regressions.append(item)
             else:
                 comparison.not_compared.append(item)
@@ -148,10 +149,10 @@ def compare_rows(
 
 def _order(row: Mapping[str, Any]) -> tuple:
     return (
-        str(row.get("target")),
-        row.get("variant") != "baseline",
-        str(row.get("started_at")),
-        int(row["batch_size"]),
+        str(row.get(col.TARGET)),
+        row.get(col.VARIANT) != "baseline",
+        str(row.get(col.STARTED_AT)),
+        int(row[col.BATCH_SIZE]),
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from squeezebench.errors import UserError
+from squeezebench.results import columns as col
 from squeezebench.results.formatting import number_or_none
 from squeezebench.results.pareto import Interval, pareto_optimal
 from squeezebench.results.report.model import (
@@ -76,21 +77,21 @@ def build_report(rows: Sequence[dict[str, Any]], selection: RunSelection) -> Rep
     manifests = list(selection.manifests.values())
     threshold = _noise_threshold(manifests)
     order = sorted(
-        range(len(rows)), key=lambda i: (str(rows[i].get("started_at") or ""), i)
+        range(len(rows)), key=lambda i: (str(rows[i].get(col.STARTED_AT) or ""), i)
     )  # spec order: jobs start baseline first
     grouped: dict[tuple, dict[tuple, list[dict[str, Any]]]] = {}
     for index in order:
         row = rows[index]
-        key = (row.get("model"), row.get("dataset"), row.get("target"))
-        variant = (row.get("variant"), row.get("steps"))
+        key = (row.get(col.MODEL), row.get(col.DATASET), row.get(col.TARGET))
+        variant = (row.get(col.VARIANT), row.get(col.STEPS))
         grouped.setdefault(key, {}).setdefault(variant, []).append(row)
     groups = []
     slugs: set[str] = set()
     for (model, dataset, target), variants in grouped.items():
         entries = [_variant_entry(name, steps, vrows) for (name, steps), vrows in variants.items()]
         entries.sort(key=lambda e: not e.is_baseline)  # stable: baseline first, then spec order
-        batch_sizes = sorted({int(r["batch_size"]) for v in variants.values() for r in v})
-        metrics = {r.get("metric") for v in variants.values() for r in v} - {None}
+        batch_sizes = sorted({int(r[col.BATCH_SIZE]) for v in variants.values() for r in v})
+        metrics = {r.get(col.METRIC) for v in variants.values() for r in v} - {None}
         group = Group(
             model=str(model),
             dataset=dataset,
@@ -110,9 +111,9 @@ def build_report(rows: Sequence[dict[str, Any]], selection: RunSelection) -> Rep
     runs = [
         RunInfo(
             run_id=name,
-            spec_name=selection.manifests.get(name, {}).get("spec_name"),
-            started_at=selection.manifests.get(name, {}).get("started_at"),
-            status=selection.manifests.get(name, {}).get("status"),
+            spec_name=selection.manifests.get(name, {}).get(col.SPEC_NAME),
+            started_at=selection.manifests.get(name, {}).get(col.STARTED_AT),
+            status=selection.manifests.get(name, {}).get(col.STATUS),
             environment=_environment(selection.manifests.get(name, {})),
         )
         for name in selection.names
@@ -124,15 +125,20 @@ def _variant_entry(name: str, steps: str, rows: list[dict[str, Any]]) -> Variant
     # One measurement = one job of one run; its job-level metrics repeat on each batch's row.
     jobs: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
-        jobs.setdefault((row.get("run_id"), row.get("job_id")), []).append(row)
+        jobs.setdefault((row.get(col.RUN_ID), row.get(col.JOB_ID)), []).append(row)
     firsts = [job_rows[0] for job_rows in jobs.values()]
-    ok_jobs = [job_rows for job_rows in jobs.values() if all(r["status"] == OK for r in job_rows)]
+    ok_jobs = [job_rows for job_rows in jobs.values() if all(r[col.STATUS] == OK for r in job_rows)]
     problems = []
     for job_rows in jobs.values():
-        bad = next((r for r in job_rows if r["status"] != OK), None)
+        bad = next((r for r in job_rows if r[col.STATUS] != OK), None)
         if bad is not None:
             problems.append(
-                Problem(bad["status"], str(bad.get("reason") or ""), bad.get("seed"), bad["run_id"])
+                Problem(
+                    bad[col.STATUS],
+                    str(bad.get(col.REASON) or ""),
+                    bad.get(col.SEED),
+                    bad[col.RUN_ID],
+                )
             )
     if not problems:
         status = OK
@@ -143,16 +149,16 @@ def _variant_entry(name: str, steps: str, rows: list[dict[str, Any]]) -> Variant
     ok_firsts = [job_rows[0] for job_rows in ok_jobs]
     ok_rows = [r for job_rows in ok_jobs for r in job_rows]
     batches = {}
-    for batch in sorted({int(r["batch_size"]) for r in rows}):
-        at = [r for r in ok_rows if int(r["batch_size"]) == batch]
-        spreads = [r["latency_spread"] for r in at if r.get("latency_spread") is not None]
+    for batch in sorted({int(r[col.BATCH_SIZE]) for r in rows}):
+        at = [r for r in ok_rows if int(r[col.BATCH_SIZE]) == batch]
+        spreads = [r[col.LATENCY_SPREAD] for r in at if r.get(col.LATENCY_SPREAD) is not None]
         rounds, low, high = _round_range(at)
         batches[batch] = BatchEntry(
             batch_size=batch,
-            p50=stat(r.get("latency_p50_ms") for r in at),
-            p99=stat(r.get("latency_p99_ms") for r in at),
-            speedup=stat(r.get("speedup") for r in at),
-            noisy=any(bool(r.get("noisy")) for r in at),
+            p50=stat(r.get(col.LATENCY_P50_MS) for r in at),
+            p99=stat(r.get(col.LATENCY_P99_MS) for r in at),
+            speedup=stat(r.get(col.SPEEDUP) for r in at),
+            noisy=any(bool(r.get(col.NOISY)) for r in at),
             spread=max(spreads) if spreads else None,
             rounds=rounds,
             low=low,
@@ -164,14 +170,14 @@ def _variant_entry(name: str, steps: str, rows: list[dict[str, Any]]) -> Variant
         steps=steps or "[]",
         is_baseline=name == BASELINE or steps_list == [],
         measurements=len(jobs),
-        seeds=sorted({r.get("seed") for r in firsts if r.get("seed") is not None}),
+        seeds=sorted({r.get(col.SEED) for r in firsts if r.get(col.SEED) is not None}),
         status=status,
         problems=problems,
-        size=stat(r.get("artifact_bytes") for r in ok_firsts),
-        encoded=stat(r.get("encoded_bytes") for r in ok_firsts),
-        ratio=stat(r.get("compression_ratio") for r in ok_firsts),
-        accuracy=stat(r.get("accuracy") for r in ok_firsts),
-        delta=stat(r.get("accuracy_delta") for r in ok_firsts),
+        size=stat(r.get(col.ARTIFACT_BYTES) for r in ok_firsts),
+        encoded=stat(r.get(col.ENCODED_BYTES) for r in ok_firsts),
+        ratio=stat(r.get(col.COMPRESSION_RATIO) for r in ok_firsts),
+        accuracy=stat(r.get(col.ACCURACY) for r in ok_firsts),
+        delta=stat(r.get(col.ACCURACY_DELTA) for r in ok_firsts),
         fidelity=stat(_fidelity(r) for r in ok_firsts),
         batches=batches,
     )
@@ -185,9 +191,9 @@ def _round_range(rows: list[dict[str, Any]]) -> tuple[int, float | None, float |
     """
     if not rows:
         return 1, None, None
-    rounds = min(int(r.get("rounds") or 1) for r in rows)
-    lows = [number_or_none(r.get("latency_p50_low_ms")) for r in rows]
-    highs = [number_or_none(r.get("latency_p50_high_ms")) for r in rows]
+    rounds = min(int(r.get(col.ROUNDS) or 1) for r in rows)
+    lows = [number_or_none(r.get(col.LATENCY_P50_LOW_MS)) for r in rows]
+    highs = [number_or_none(r.get(col.LATENCY_P50_HIGH_MS)) for r in rows]
     if rounds < 2 or None in lows or None in highs:
         return rounds, None, None
     return rounds, min(lows), max(highs)  # type: ignore[type-var]
@@ -195,8 +201,8 @@ def _round_range(rows: list[dict[str, Any]]) -> tuple[int, float | None, float |
 
 def _fidelity(row: dict[str, Any]) -> Any:
     """Argmax agreement, or for embeddings (which have none) the cosine to the baseline's."""
-    value = row.get("fidelity")
-    return row.get("embedding_cosine") if value is None else value
+    value = row.get(col.FIDELITY)
+    return row.get(col.EMBEDDING_COSINE) if value is None else value
 
 
 def _latency(entry: VariantEntry, batch: int) -> Interval | None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from squeezebench.results import columns as col
 from squeezebench.results.runs import RunSelection
 from squeezebench.spec.search_terms import COLUMNS, DELTA, PLAIN, SHIPPED_BYTES, format_amount
 
@@ -87,7 +88,7 @@ def search_sections(rows: Sequence[dict[str, Any]], selection: RunSelection) -> 
         mine = [
             row
             for row in rows
-            if row.get("run_id") == run_id and row.get("search_id") == search.get("search_id")
+            if row.get(col.RUN_ID) == run_id and row.get(col.SEARCH_ID) == search.get("search_id")
         ]
         answer = search.get("answer") or {}
         lines = answer.get("lines") or [f"search {search.get('status', 'unfinished')}"]
@@ -97,7 +98,7 @@ def search_sections(rows: Sequence[dict[str, Any]], selection: RunSelection) -> 
             f"({search.get('sampler')}, seed {search.get('seed')})"
         )
         progress = [_progress(objective, mine) for objective in search.get("objectives", [])]
-        trials = len({row["trial"] for row in mine if row.get("trial") is not None})
+        trials = len({row[col.TRIAL] for row in mine if row.get(col.TRIAL) is not None})
         sections.append(
             SearchSection(
                 run_id, slug, heading, list(lines), progress, trials, search.get("sensitivity")
@@ -115,14 +116,14 @@ def _progress(objective: dict[str, Any], rows: list[dict[str, Any]]) -> Objectiv
     )
     by_trial: dict[int, dict[str, Any]] = {}
     for row in rows:
-        if row.get("trial") is None or row.get("status") != "ok":
+        if row.get(col.TRIAL) is None or row.get(col.STATUS) != "ok":
             continue
-        if progress.batch_size is not None and row.get("batch_size") != progress.batch_size:
+        if progress.batch_size is not None and row.get(col.BATCH_SIZE) != progress.batch_size:
             continue
-        by_trial.setdefault(row["trial"], row)
+        by_trial.setdefault(row[col.TRIAL], row)
     for trial, row in sorted(by_trial.items()):
         if progress.column == SHIPPED_BYTES:
-            value = row.get("encoded_bytes") or row.get("artifact_bytes")
+            value = row.get(col.ENCODED_BYTES) or row.get(col.ARTIFACT_BYTES)
         else:
             value = row.get(progress.column)
         if value is None or not math.isfinite(value):
@@ -131,9 +132,9 @@ def _progress(objective: dict[str, Any], rows: list[dict[str, Any]]) -> Objectiv
             ProgressPoint(
                 trial,
                 float(value),
-                bool(row.get("trial_feasible")),
-                str(row.get("variant")),
-                str(row.get("trial_params") or ""),
+                bool(row.get(col.TRIAL_FEASIBLE)),
+                str(row.get(col.VARIANT)),
+                str(row.get(col.TRIAL_PARAMS) or ""),
             )
         )
     return progress
