@@ -18,6 +18,7 @@ from squeezebench.harness.run import run_spec
 from squeezebench.results import compare as compare_module
 from squeezebench.results.compare import (
     IMPROVEMENT,
+    INCONCLUSIVE,
     NOT_SIGNIFICANT,
     REGRESSION,
     WITHIN,
@@ -189,6 +190,25 @@ def test_a_slowdown_measured_under_bad_conditions_is_inconclusive_not_a_regressi
     assert all(note in c.note for c in comparison.inconclusive)
     assert "inconclusive" in render(comparison, "text")
     assert "⚠️ inconclusive" in render(comparison, "md")
+
+
+@pytest.mark.parametrize("condition", [{"contended": True}, {"drifted": True, "drift": 0.2}])
+def test_an_untrusted_timing_without_a_change_is_inconclusive_not_within_threshold(
+    runs, tmp_path, condition: dict
+) -> None:
+    first, _ = runs
+
+    def untrusted(row: dict) -> None:
+        row.update(condition)
+
+    edited = _edit(first, tmp_path, untrusted)
+    comparison = compare(first, edited)
+    assert comparison.exit_code == CompareExit.OK
+    int8 = [c for c in comparison.changes if c.variant == "int8"]
+    latency = [c for c in int8 if c.metric.column == "latency_p50_ms"]
+    assert latency and {c.verdict for c in latency} == {INCONCLUSIVE}
+    sizes = [c for c in int8 if c.metric.column == "artifact_bytes"]
+    assert sizes and INCONCLUSIVE not in {c.verdict for c in sizes}
 
 
 def test_thresholds_and_alpha_come_from_the_new_runs_spec_unless_given(runs, tmp_path) -> None:

@@ -4,8 +4,9 @@ Latency needs both the threshold and a one-sided Welch t-test on the logarithms 
 per-round medians (``latency_round_p50_ms``; each round is a fresh process, so the rounds are
 independent where the samples inside one process are not). Fewer than two rounds on a side,
 a row measured under contention or drift, or rows measured on different hardware (CPU
-model or GPU), make a latency change *inconclusive*, never a regression. Size and quality
-are deterministic and judged on the threshold alone.
+model or GPU), make a latency change *inconclusive*, never a regression; the last three do so
+whatever the change, since a timing that cannot be trusted can neither convict nor clear.
+Size and quality are deterministic and judged on the threshold alone.
 """
 
 from __future__ import annotations
@@ -105,6 +106,12 @@ def judge(
         return change
     if metric.kind == "info" and threshold is None:
         return change
+    if metric.column.startswith("latency_"):
+        untrusted = _conditions(base_row, new_row)
+        if untrusted:  # an untrusted timing can neither clear nor convict, however it moved
+            change.verdict = INCONCLUSIVE
+            change.note = untrusted
+            return change
     worse_by = (new - baseline) if metric.lower_is_better else (baseline - new)
     if metric.relative:
         worse = (worse_by / abs(new) if new else 0.0) if baseline == 0 else worse_by / abs(baseline)
@@ -134,12 +141,7 @@ def _judge_latency(
     alpha: float,
 ) -> Change:
     """A latency change beyond the threshold: regression or improvement only when the
-    rounds say so and the conditions held, else inconclusive or not significant."""
-    untrusted = _conditions(base_row, new_row)
-    if untrusted:
-        change.verdict = INCONCLUSIVE
-        change.note = untrusted
-        return change
+    rounds say so, else inconclusive or not significant (the conditions held: see judge)."""
     if metric.column != "latency_p50_ms":
         change.verdict = direction
         change.note = "judged on the threshold alone (tail latency has no per-round test)"
