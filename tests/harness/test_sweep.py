@@ -132,9 +132,29 @@ def test_a_machine_that_slows_down_marks_every_row_of_the_target(tmp_path) -> No
     sweep.more_rounds()
     execute.speed = 1.3  # 30% slower by the end of the run
     sweep.drift_check()
+    assert execute.calls[-2:] == [("baseline", "time")] * 2  # the re-time confirmed it
     rows = sweep.finish()
     assert all(row["drifted"] for row in rows)
     assert all("changed by +30%" in row["conditions"] for row in rows)
+
+
+def test_one_slow_drift_window_is_not_a_drift_a_second_re_time_must_agree(tmp_path) -> None:
+    jobs = [_job("baseline"), _job("a")]
+    execute = FakeExecutor()
+    sweep = _sweep(tmp_path, jobs, execute)
+    sweep.measure_all({}, retry_errors=False)
+    sweep.more_rounds()
+    speeds = iter([1.36, 1.0])  # a one-off slow window, then the machine as it was
+
+    def once_slow(job, mode):
+        execute.speed = next(speeds)
+        return execute(job, mode)
+
+    sweep.execute = once_slow
+    sweep.drift_check()
+    entry = sweep.manifest.data["drift"]["torch:cpu"]
+    assert entry["b=4"]["change"] == 0.0 and entry["b=4"]["retimed"] is True
+    assert not any(row["drifted"] for row in sweep.finish())
 
 
 def test_one_round_and_no_drift_check_time_each_job_once(tmp_path) -> None:
@@ -179,6 +199,39 @@ def test_every_round_is_on_disk_and_a_resumed_run_times_only_the_missing_ones(tm
     assert execute.calls == [("baseline", "time"), ("baseline", "time"), ("a", "time")]
     rows = resumed.finish()
     assert {row["rounds"] for row in rows} == {3}
+
+
+def test_a_saved_job_missing_a_batch_size_is_measured_again_on_resume(tmp_path) -> None:
+    jobs = [_job("baseline"), _job("a")]
+    first = _sweep(tmp_path, jobs, FakeExecutor())
+    first.measure_all({}, retry_errors=False)
+    finished = first.store.finished_jobs()
+    finished["job-a"] = [r for r in finished["job-a"] if r["batch_size"] == 1]  # b=4 lost
+
+    execute = FakeExecutor()
+    resumed = _sweep(tmp_path, jobs, execute)
+    resumed.measure_all(finished, retry_errors=False)
+    assert resumed.resumed_jobs == 1 and execute.calls == [("a", "measure")]
+    assert resumed.records["job-a"].measured
+
+
+def test_started_at_is_taken_before_the_job_runs(tmp_path) -> None:
+    events: list[str] = []
+
+    def execute(job: Job, mode: str) -> JobResult:
+        events.append(f"execute {job.variant.name}")
+        return FakeExecutor()(job, mode)
+
+    sweep = _sweep(tmp_path, [_job("baseline")], execute)
+    identity = sweep.identity
+
+    def stamped(job: Job) -> dict:
+        events.append(f"identity {job.variant.name}")
+        return identity(job)
+
+    sweep.identity = stamped
+    sweep.measure_all({}, retry_errors=False)
+    assert events == ["identity baseline", "execute baseline"]
 
 
 def test_a_record_survives_a_round_trip_through_its_rows(tmp_path) -> None:

@@ -31,7 +31,7 @@ from squeezebench.harness.dispatch import TaskLost
 from squeezebench.harness.job_record import JobRecord
 from squeezebench.harness.jobs import Job
 from squeezebench.harness.manifest import RunManifest
-from squeezebench.harness.sweep import Sweep, call_optional
+from squeezebench.harness.sweep import Sweep, call_optional, confirmed, needs_confirmation
 from squeezebench.harness.workspace import JobResult
 from squeezebench.results import columns as col
 from squeezebench.results.status import ERROR, OK
@@ -59,7 +59,6 @@ class ConcurrentSweep(Sweep):
             jobs, lambda job, mode: submit(job, mode).result(), store, manifest, reporter, identity
         )
         self.submit = submit
-        self.lost: dict[str, str] = {}  # job id -> why its work was lost (not saved)
         self._flying: dict[Future, tuple[str, Job, Any]] = {}  # future -> (phase, job, data)
         self._nodes: dict[str, str] = {}  # job id -> node that timed its rounds
 
@@ -223,8 +222,21 @@ class ConcurrentSweep(Sweep):
                         "baseline's rounds: not comparable"
                     }
                     continue
-                drift[job.target.label] = self.drift_entry(job, result)
+                entry = self.drift_entry(job, result)
+                if needs_confirmation(entry, job.benchmark.noise_threshold):
+                    entry = self._confirmed(job, entry)
+                drift[job.target.label] = entry
         self.record_drift(drift)
+
+    def _confirmed(self, job: Job, entry: dict[str, Any]) -> dict[str, Any]:
+        """A drift above the noise, confirmed by a second re-time on the same host."""
+        try:
+            again = self.submit(job, "time").result()
+        except TaskLost:
+            return entry
+        if again.status == OK and self._other_host(self.records[job.job_id], again):
+            return entry
+        return confirmed(entry, self.drift_entry(job, again))
 
     # -- phase 4 ------------------------------------------------------------------------
 
