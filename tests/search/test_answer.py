@@ -120,3 +120,19 @@ def test_no_trial_at_all(write_spec, registry) -> None:
     answer = choose([], search)
     assert answer.status == "no trials" and answer_lines(answer, search)[-1] == "no trial finished"
     assert not answer.found and answer.best == []
+
+
+def test_the_json_answer_is_strict_json_when_a_trial_stopped_before_timing(
+    write_spec, registry
+) -> None:
+    import json
+
+    search = load(write_spec, registry, "[minimize artifact_bytes, minimize latency_p50_ms]")
+    rows = [row(artifact_bytes=100, accuracy_delta=-0.05)]  # fails before it is timed
+    untimed = TrialSummary(
+        0, {"pipeline": "km"}, judge(rows, BASELINE, search, timed=False), "#0 km", "j0", "[]", rows
+    )
+    assert untimed.verdict.values == [100.0, float("inf")]
+    data = answer_json(choose([untimed], search), search)
+    assert data["closest"][0]["values"] == [100.0, None]
+    json.dumps(data, allow_nan=False)  # no Infinity: jq and browsers can read the manifest

@@ -242,6 +242,10 @@ def test_a_trial_the_cluster_lost_fails_without_rows_and_the_search_goes_on(
     assert [s.number for s in outcome.search.summaries] == [0, 1, 2, 3]
     frame = load(outcome.directory)
     assert 1 not in set(frame["trial"].dropna())  # never measured: no rows
+    manifest = json.loads((outcome.directory / "_manifest.json").read_text())
+    (entry,) = [e for e in manifest["jobs"].values() if e.get("trial") == 1]
+    assert entry["status"] == "lost" and "node n1 died" in entry["reason"]
+    assert "running" not in {e["status"] for e in manifest["jobs"].values()}
 
 
 def test_without_a_baseline_on_the_target_there_is_no_search(

@@ -87,3 +87,20 @@ def test_column_values_pick_the_batch_size(search) -> None:
     assert column_value(rows, ColumnReference("fidelity")) is None
     assert goals_met(trial_rows(encoded_bytes=10 * 1024), BASELINE, search.goals)
     assert not goals_met(trial_rows(encoded_bytes=10 * 1024 + 1), BASELINE, search.goals)
+
+
+def test_a_constraint_never_measured_fails_with_its_reason_and_a_positive_violation(
+    search,
+) -> None:
+    # the trial has no artifact size; the baseline lacks the latency its bound needs
+    baseline = [{**r, "latency_p50_ms": None} for r in BASELINE]
+    verdict = judge(trial_rows(artifact_bytes=None), baseline, search, timed=True)
+    assert [c.holds for c in verdict.checks] == [True, False, False]
+    assert not verdict.feasible and len(verdict.violated) == 2
+    assert all(c.violation == 1.0 for c in verdict.violated)  # Optuna sees them fail
+    assert verdict.total_violation == 2.0
+    failures = [c.failure() for c in verdict.violated]
+    assert failures == [
+        "artifact_bytes was not measured",
+        "latency_p50_ms@b=8: the baseline's value (the bound) was not measured",
+    ]

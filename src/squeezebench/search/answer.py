@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from squeezebench.results import columns as col
-from squeezebench.search.verdict import Verdict, column_value
+from squeezebench.search.verdict import Verdict
 from squeezebench.spec.search_resolve import ResolvedSearch
 from squeezebench.spec.search_terms import COLUMNS, DELTA, format_amount
 
@@ -208,7 +208,10 @@ def answer_json(answer: Answer, search: ResolvedSearch) -> dict[str, Any]:
             "variant": summary.variant,
             "job_id": summary.job_id,
             "params": summary.params,
-            "values": summary.verdict.values,
+            # a trial stopped before timing has an infinite timed value: null in JSON
+            "values": None
+            if summary.verdict.values is None
+            else [v if math.isfinite(v) else None for v in summary.verdict.values],
             "failures": [check.failure() for check in summary.verdict.violated],
             "text": describe(summary, search),
         }
@@ -225,10 +228,3 @@ def answer_json(answer: Answer, search: ResolvedSearch) -> dict[str, Any]:
         "note": answer.note,
         "lines": answer_lines(answer, search),
     }
-
-
-def value_of(summary: TrialSummary, column: str, batch_size: int | None = None) -> Any:
-    """A column's value in a trial's rows (for reports and tests)."""
-    from squeezebench.spec.search_terms import ColumnReference
-
-    return column_value(summary.rows, ColumnReference(column, batch_size))

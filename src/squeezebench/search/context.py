@@ -17,7 +17,7 @@ from squeezebench.harness.dispatch import JobDispatcher
 from squeezebench.harness.job_record import JobRecord
 from squeezebench.harness.jobs import Job
 from squeezebench.harness.manifest import RunManifest
-from squeezebench.harness.sweep import Sweep
+from squeezebench.harness.sweep import Sweep, call_optional
 from squeezebench.harness.workspace import JobResult
 from squeezebench.plugins.registry import Registry
 from squeezebench.results import columns as col
@@ -42,12 +42,12 @@ class SearchContext:
     optuna: Any = None
     excluded: dict[str, dict[int, list[str]]] = field(default_factory=dict)
     """Layer patterns the sensitivity pass leaves out, by pipeline and step index."""
+    started: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Identity columns of each trial job, taken when it was submitted (``started_at``)."""
 
     def call(self, name: str, *args: Any) -> None:
         """An optional progress callback of the reporter."""
-        method = getattr(self.reporter, name, None)
-        if method is not None:
-            method(*args)
+        call_optional(self.reporter, name, *args)
 
     def register_job(self, job: Job, trial: int) -> None:
         """List a trial's job in the manifest, pending."""
@@ -61,12 +61,13 @@ class SearchContext:
             },
         )
         self.manifest.job(job.job_id, status="running")
+        self.started[job.job_id] = self.identity(job)
 
     def new_record(
         self, job: Job, result: JobResult, trial: int, candidate: Candidate
     ) -> JobRecord:
         """The record of a trial's first result, with the trial's identity columns."""
-        identity = self.identity(job) | {
+        identity = (self.started.pop(job.job_id, None) or self.identity(job)) | {
             "search_id": self.resolved.search.search_id,
             "trial": trial,
             "trial_params": candidate.params_json(),

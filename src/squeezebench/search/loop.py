@@ -197,6 +197,7 @@ class SearchLoop:
     def _lost(self, run: TrialRun, lost: TaskLost) -> None:
         """A trial whose task the infrastructure lost: failed, without rows (never measured)."""
         self.running.pop(run.job.variant.steps_json(), None)
+        self.context.manifest.job(run.job.job_id, status="lost", reason=str(lost))
         verdict = Verdict(None, reason=f"lost to the infrastructure: {lost}")
         self._conclude_without_job(run.trial, run.candidate, verdict)
         for trial, candidate in run.duplicates:

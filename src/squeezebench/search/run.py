@@ -96,9 +96,7 @@ def _describe(context: SearchContext) -> dict[str, Any]:
     """The search's settings, as the report and the manifest show them."""
     search = context.resolved.search
     settings = search.settings
-    sampler = settings.sampler
-    if sampler == "auto":
-        sampler = "tpe" if len(search.objectives) == 1 else "nsga2"
+    sampler = search.sampler
     return {
         "search_id": search.search_id,
         "target": search.target.label,

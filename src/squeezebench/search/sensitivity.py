@@ -17,18 +17,20 @@ report shows it.
 from __future__ import annotations
 
 import json
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from squeezebench.harness.baseline import BaselineReference
+from squeezebench.harness.dispatch import TaskLost
 from squeezebench.harness.workspace import Workspace
 from squeezebench.search.context import SearchContext
 from squeezebench.search.study import SEARCH_DIR
 from squeezebench.search.trials import trial_job
 from squeezebench.search.verdict import check_constraints, column_value
-from squeezebench.spec.search_resolve import ACCURACY_COLUMNS, SearchPipeline
-from squeezebench.spec.search_terms import COLUMNS, FRACTION, Constraint, format_amount
+from squeezebench.spec.search_resolve import SearchPipeline
+from squeezebench.spec.search_terms import COLUMNS, Constraint
 
 SENSITIVITY_FILE = "sensitivity.json"
 CORNERS = ("low", "high")
@@ -41,7 +43,8 @@ def run_sensitivity(
 ) -> tuple[dict[str, dict[int, list[str]]], dict[str, Any]]:
     """Probe every layer of every layer-selecting pipeline; what to leave out, and the table."""
     search = context.resolved.search
-    constraint = _accuracy_constraint(search.constraints)
+    constraint = search.accuracy_constraint
+    assert constraint is not None  # validation asks for one when sensitivity is on
     layers = _model_layers(context)
     path = context.store.directory / SEARCH_DIR / SENSITIVITY_FILE
     done: dict[str, dict[str, Any]] = _load(path)
@@ -54,36 +57,25 @@ def run_sensitivity(
         for name, size in layers
         if _touched(context, pipeline, name)
     ]
-    pending = []
+    jobs = {}  # job id -> (pipeline, corner, layer, size, job), each probe once
     for pipeline, corner, layer, size in probes:
         job = _probe_job(context, pipeline, corner, layer)
-        if job.job_id in done:
-            continue
-        pending.append(
-            (pipeline, corner, layer, size, job, context.dispatcher.submit(job, "evaluate"))
-        )
-    for pipeline, corner, layer, size, job, future in pending:
-        result = future.result()
-        rows = _rows(result, reference, job.benchmark.batch_sizes)
-        check = check_constraints(rows, baseline_rows, [constraint], timed=False)[0]
-        done[job.job_id] = {
-            "pipeline": pipeline.name,
-            "corner": corner,
-            "params": _corner_values(pipeline, corner),
-            "layer": layer,
-            "parameters": size,
-            "status": result.status,
-            "reason": result.reason,
-            "value": check.value,
-            # a probe that fails (a layer the method does not handle) is no reason to leave
-            # the layer out: an exclude pattern the method cannot match would be an error
-            "breaks": result.status == "ok" and check.holds is False,
-        }
-        _save(path, done)
-    entries = [
-        done[_probe_job(context, pipeline, corner, layer).job_id]
-        for pipeline, corner, layer, _ in probes
-    ]
+        jobs[job.job_id] = (pipeline, corner, layer, size, job)
+    pending = [key for key in jobs if key not in done]
+    flying: dict[Future, str] = {}
+    slots = max(1, context.dispatcher.slots)
+    while pending or flying:
+        while pending and len(flying) < slots:  # as many in flight as the executor runs
+            key = pending.pop(0)
+            flying[context.dispatcher.submit(jobs[key][4], "evaluate")] = key
+        finished, _ = wait(list(flying), return_when=FIRST_COMPLETED)
+        for future in finished:
+            pipeline, corner, layer, size, job = jobs[flying.pop(future)]
+            done[job.job_id] = _entry(
+                future, pipeline, corner, layer, size, job, reference, baseline_rows, constraint
+            )
+            _save(path, done)  # each probe as it ends: a kill loses none that finished
+    entries = [done[key] for key in jobs]
     excluded, notes = _exclusions(context, search.pipelines, entries)
     base = column_value(baseline_rows, constraint.reference)
     table = {
@@ -101,12 +93,39 @@ def run_sensitivity(
     return excluded, table
 
 
-def _accuracy_constraint(constraints: tuple[Constraint, ...]) -> Constraint:
-    return next(
-        c
-        for c in constraints
-        if c.reference.column in ACCURACY_COLUMNS or COLUMNS[c.reference.column].kind == FRACTION
-    )
+def _entry(
+    future: Future,
+    pipeline: SearchPipeline,
+    corner: str,
+    layer: str,
+    size: int,
+    job: Any,
+    reference: BaselineReference,
+    baseline_rows: list[dict[str, Any]],
+    constraint: Constraint,
+) -> dict[str, Any]:
+    """The table entry of one finished probe (a probe the cluster lost is an error)."""
+    try:
+        result = future.result()
+    except TaskLost as lost:
+        status, reason, value, holds = "error", str(lost), None, None
+    else:
+        rows = _rows(result, reference, job.benchmark.batch_sizes)
+        check = check_constraints(rows, baseline_rows, [constraint], timed=False)[0]
+        status, reason, value, holds = result.status, result.reason, check.value, check.holds
+    return {
+        "pipeline": pipeline.name,
+        "corner": corner,
+        "params": _corner_values(pipeline, corner),
+        "layer": layer,
+        "parameters": size,
+        "status": status,
+        "reason": reason,
+        "value": value,
+        # a probe that fails (a layer the method does not handle) is no reason to leave
+        # the layer out: an exclude pattern the method cannot match would be an error
+        "breaks": status == "ok" and holds is False,
+    }
 
 
 def _model_layers(context: SearchContext) -> list[tuple[str, int]]:
@@ -236,14 +255,6 @@ def _exclusions(
                 else "kept"
             )
     return excluded, notes
-
-
-def describe_entry(entry: dict[str, Any], kind: str) -> str:
-    """``0 at high: accuracy_delta -3.15 pp (breaks)``."""
-    value = "n/a" if entry["value"] is None else format_amount(entry["value"], kind, signed=True)
-    return f"{entry['layer']} at {entry['corner']}: {value}" + (
-        " (breaks)" if entry["breaks"] else ""
-    )
 
 
 def _load(path: Path) -> dict[str, dict[str, Any]]:

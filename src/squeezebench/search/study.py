@@ -76,9 +76,7 @@ def build_sampler(search: ResolvedSearch, seed: int) -> Any:
     """The sampler the spec asks for (``auto``: TPE for one objective, else NSGA-II)."""
     optuna = import_optuna()
     settings = search.settings
-    kind = settings.sampler
-    if kind == "auto":
-        kind = "tpe" if len(search.objectives) == 1 else "nsga2"
+    kind = search.sampler
     seed %= 2**32
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -131,7 +129,10 @@ def _exhaustive_sampler(optuna: Any) -> type:
 
 def repair_journal(path: Path) -> None:
     """Remove a stale lock and a last record cut short by a kill (we hold the run lock)."""
-    from optuna.storages.journal._file import LOCK_FILE_SUFFIX
+    try:  # a private name of Optuna's; its value since Optuna 3.x
+        from optuna.storages.journal._file import LOCK_FILE_SUFFIX
+    except ImportError:
+        LOCK_FILE_SUFFIX = ".lock"
 
     lock = Path(str(path) + LOCK_FILE_SUFFIX)
     if lock.exists() or lock.is_symlink():

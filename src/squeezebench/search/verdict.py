@@ -35,6 +35,7 @@ class ConstraintCheck:
     constraint: Constraint
     value: float | None
     bound: float | None
+    pending: bool = False  # a timed constraint of a trial not timed yet
 
     @property
     def known(self) -> bool:
@@ -43,16 +44,22 @@ class ConstraintCheck:
 
     @property
     def holds(self) -> bool | None:
-        """True or False, None while unknown (not timed yet)."""
-        if not self.known:
+        """True or False; None while pending. A value or bound never measured fails: the
+        trial cannot be shown to meet the constraint."""
+        if self.pending:
             return None
+        if not self.known:
+            return False
         return self.constraint.holds(self.value, self.bound)
 
     @property
     def violation(self) -> float:
-        """The shortfall, normalized (see the module docstring); 0.0 while unknown."""
-        if not self.known:
+        """The shortfall, normalized (see the module docstring); 0.0 while pending, 1.0
+        (as far off as a bound missed by its own size) when never measured."""
+        if self.pending:
             return 0.0
+        if not self.known:
+            return 1.0
         shortfall = self.constraint.shortfall(self.value, self.bound)
         if not self.holds and shortfall <= 0:
             shortfall = 1e-9  # a strict bound met exactly: violated, if only just
@@ -66,6 +73,8 @@ class ConstraintCheck:
         kind = COLUMNS[reference.column].kind
         if self.value is None:
             return f"{reference.label} was not measured"
+        if self.bound is None:
+            return f"{reference.label}: the baseline's value (the bound) was not measured"
         signed = kind == DELTA
         short = abs(self.constraint.shortfall(self.value, self.bound))
         short_text = format_amount(short, DELTA if kind in (FRACTION, DELTA) else kind)
@@ -96,7 +105,7 @@ class Verdict:
 
     @property
     def violated(self) -> list[ConstraintCheck]:
-        """The constraints known not to hold."""
+        """The constraints known not to hold (never measured counts as not holding)."""
         return [check for check in self.checks if check.holds is False]
 
     @property
@@ -128,7 +137,7 @@ def check_constraints(
     for constraint in constraints:
         reference = constraint.reference
         if COLUMNS[reference.column].timed and not timed:
-            checks.append(ConstraintCheck(constraint, None, None))
+            checks.append(ConstraintCheck(constraint, None, None, pending=True))
             continue
         base = column_value(baseline, reference) if constraint.needs_baseline else None
         checks.append(

@@ -114,6 +114,27 @@ class ResolvedSearch:
         terms = [o.reference for o in self.objectives] + [c.reference for c in self.constraints]
         return any(COLUMNS[t.column].timed for t in terms)
 
+    @property
+    def sampler(self) -> str:
+        """The sampler to use: the spec's, with ``auto`` as TPE for one objective, else NSGA-II."""
+        if self.settings.sampler != "auto":
+            return self.settings.sampler
+        return "tpe" if len(self.objectives) == 1 else "nsga2"
+
+    @property
+    def accuracy_constraint(self) -> Constraint | None:
+        """The first constraint on accuracy or another share (what sensitivity judges by)."""
+        return accuracy_constraint(self.constraints)
+
+
+def accuracy_constraint(constraints: tuple[Constraint, ...]) -> Constraint | None:
+    """The first of ``constraints`` on an accuracy column or another share, or None."""
+    for constraint in constraints:
+        column = constraint.reference.column
+        if column in ACCURACY_COLUMNS or COLUMNS[column].kind == FRACTION:
+            return constraint
+    return None
+
 
 def resolve_search(
     resolver: Resolver,
@@ -366,10 +387,7 @@ def _check_settings(
             "patience needs a single objective (several give a Pareto front)",
             ("search", "budget", "patience"),
         )
-    if settings.sensitivity and not any(
-        c.reference.column in ACCURACY_COLUMNS or COLUMNS[c.reference.column].kind == FRACTION
-        for c in constraints
-    ):
+    if settings.sensitivity and accuracy_constraint(constraints) is None:
         resolver._issue(
             "sensitivity judges layers by an accuracy constraint: add one on "
             + ", ".join(ACCURACY_COLUMNS),
