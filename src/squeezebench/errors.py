@@ -34,3 +34,20 @@ class ConversionError(SqueezebenchError):
 
 class PluginWarning(UserWarning):
     """A plugin looks wrong but squeezebench can go on (a hook function without @hookimpl)."""
+
+
+def first_line(text: str, limit: int | None = None) -> str:
+    """The first non-empty line of ``text``, stripped; cut with ``…`` past ``limit`` characters.
+
+    Tables, reasons and one-line messages never show a traceback or a multi-line message.
+    """
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    if limit is None or len(line) <= limit:
+        return line
+    return line[: limit - 1].rstrip() + "…"
+
+
+def error_line(error: BaseException, limit: int | None = None) -> str:
+    """``Type: first line of the message`` (only the type when the message is empty)."""
+    message = first_line(str(error), limit)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

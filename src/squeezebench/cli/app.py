@@ -12,6 +12,7 @@ import typer
 from squeezebench._version import __version__
 from squeezebench.cli import builtin_model_commands, inspect_command, report_commands
 from squeezebench.cli.exit_codes import ExitCode
+from squeezebench.cli.failure import fail
 from squeezebench.errors import UserError
 
 app = typer.Typer(
@@ -23,17 +24,6 @@ app = typer.Typer(
 )
 
 SpecArgument = Annotated[Path, typer.Argument(help="Spec file (YAML or JSON).", show_default=False)]
-
-
-def _fail(error: UserError, code: ExitCode = ExitCode.USAGE_ERROR) -> NoReturn:
-    from rich.markup import escape
-
-    from squeezebench.cli.console import error_console
-
-    error_console().print(
-        f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
-    )
-    raise typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -120,7 +110,7 @@ def run(
         if inline and execution.executor == "ray":
             raise UserError("--inline runs every job in this process: not with --executor ray")
     except UserError as error:
-        _fail(error)
+        fail(error)
     from squeezebench.harness.shutdown import stop_on_signals
     from squeezebench.results.storage import ResultsWriteError
 
@@ -146,12 +136,12 @@ def run(
             if repeat_check:
                 _repeat_check(resolved, registry, output, plugins, inline, outcome, execution)
     except ResultsWriteError as error:
-        _fail(
+        fail(
             UserError(f"{error}; finished jobs are saved: make room, then continue with --resume"),
             ExitCode.WRITE_FAILED,
         )
     except UserError as error:
-        _fail(error)
+        fail(error)
     except KeyboardInterrupt as stop:
         _interrupted(stop)
     if outcome.resumed_jobs:
@@ -240,7 +230,7 @@ def validate(
     try:
         registry = default_registry()
     except UserError as error:
-        _fail(error)
+        fail(error)
     failed = False
     for spec in specs:
         try:
@@ -278,7 +268,7 @@ def schema(
     try:
         text = render_json_schema(default_registry())
     except UserError as error:
-        _fail(error)
+        fail(error)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -295,7 +285,7 @@ def plugins() -> None:
     try:
         registry = default_registry()
     except UserError as error:
-        _fail(error)
+        fail(error)
     console().print(plugins_table(registry))
     if not autoload_enabled():
         console().print("third-party plugins are disabled (SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD)")

@@ -7,11 +7,11 @@ The command imports torch when it runs, so ``squeezebench --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-from squeezebench.cli.exit_codes import ExitCode
+from squeezebench.cli.failure import fail
 from squeezebench.errors import UserError
 
 builtin_models = typer.Typer(
@@ -19,17 +19,6 @@ builtin_models = typer.Typer(
     help="The built-in models' shipped weights (builtin:digits-mlp, builtin:digits-cnn).",
     no_args_is_help=True,
 )
-
-
-def _fail(error: UserError) -> NoReturn:
-    from rich.markup import escape
-
-    from squeezebench.cli.console import error_console
-
-    error_console().print(
-        f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
-    )
-    raise typer.Exit(ExitCode.USAGE_ERROR)
 
 
 def _chosen(names: list[str] | None) -> list[str]:
@@ -62,7 +51,10 @@ def retrain(
     """Train with the built-in recipe and write the weights; shipping them re-pins their sha256."""
     from squeezebench.cli.console import console
     from squeezebench.plugins.builtin.models import digits_weights
-    from squeezebench.plugins.builtin.models.digits_models import retrain_weights
+    from squeezebench.plugins.builtin.models.digits_models import (
+        trained_weights,
+        write_trained_weights,
+    )
 
     try:
         chosen = _chosen(names)
@@ -73,11 +65,13 @@ def retrain(
             )
         folder = output or package_folder
         shipping = package_folder is not None and folder.resolve() == package_folder.resolve()
-        results = [retrain_weights(name, folder) for name in chosen]
+        # train every model before writing any file: a failure leaves the shipped ones intact
+        payloads = {name: trained_weights(name) for name in chosen}
+        results = [write_trained_weights(name, folder, payloads[name]) for name in chosen]
         if shipping:
             source = digits_weights.pin({result.name: result.sha256 for result in results})
-    except (UserError, OSError) as error:
-        _fail(error if isinstance(error, UserError) else UserError(str(error)))
+    except (UserError, OSError, ValueError) as error:
+        fail(error if isinstance(error, UserError) else UserError(str(error)))
     for result in results:
         change = "unchanged" if result.sha256 == result.previous_sha256 else "changed"
         console().print(

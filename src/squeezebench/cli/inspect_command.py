@@ -8,24 +8,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
+from squeezebench.cli.failure import fail
 from squeezebench.errors import UserError
-
-USAGE_ERROR = 2  # squeezebench.cli.exit_codes.ExitCode.USAGE_ERROR
-
-
-def _fail(error: UserError) -> NoReturn:
-    from rich.markup import escape
-
-    from squeezebench.cli.console import error_console
-
-    error_console().print(
-        f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
-    )
-    raise typer.Exit(USAGE_ERROR)
 
 
 def inspect(
@@ -49,7 +37,7 @@ def inspect(
     try:
         layers, description = _layers(default_registry(), model, trust_model_files)
     except UserError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         for row in layers.layers:
             sys.stdout.write(json.dumps(row.as_dict()) + "\n")

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
+from squeezebench.cli.failure import fail
 from squeezebench.errors import UserError
-
-USAGE_ERROR = 2  # squeezebench.cli.exit_codes.ExitCode.USAGE_ERROR == CompareExit.USAGE_ERROR
 
 ResultsArgument = Annotated[
     Path,
@@ -23,17 +22,6 @@ ResultsArgument = Annotated[
         show_default=False,
     ),
 ]
-
-
-def _fail(error: UserError) -> NoReturn:
-    from rich.markup import escape
-
-    from squeezebench.cli.console import error_console
-
-    error_console().print(
-        f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
-    )
-    raise typer.Exit(USAGE_ERROR)
 
 
 def report(
@@ -78,11 +66,11 @@ def report(
     from squeezebench.results.report import write_report
 
     if run and all_runs:
-        _fail(UserError("--run and --all-runs cannot be combined"))
+        fail(UserError("--run and --all-runs cannot be combined"))
     try:
         outcome = write_report(results, format, output, run or (), all_runs, plots)
     except UserError as error:
-        _fail(error)
+        fail(error)
     if outcome.note:  # escaped: the install hint's [report] is not rich markup
         console().print(f"[yellow]note:[/] {escape(outcome.note)}", highlight=False)
     for image in outcome.images:
@@ -146,7 +134,7 @@ def compare(
         )
         text = render(comparison, format)
     except UserError as error:
-        _fail(error)
+        fail(error)
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from squeezebench.errors import error_line
 from squeezebench.harness.dispatch import TaskLost
 from squeezebench.harness.ray_artifacts import ArtifactBundles
 from squeezebench.harness.ray_connection import connect, import_ray
@@ -48,7 +49,7 @@ from squeezebench.harness.ray_routing import (
     unservable_reason,
 )
 from squeezebench.harness.worker import JobRequest
-from squeezebench.results.status import ERROR, SKIPPED
+from squeezebench.results.status import ERROR
 from squeezebench.spec.models import TargetSpec
 
 logger = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ class RayExecutor:
             return JobResult(ERROR, str(lost))
 
     def _launch(self, attempt: _Attempt) -> None:
-        from squeezebench.harness.workspace import JobResult
+        from squeezebench.harness.workspace import unavailable_result
 
         if self._closed:
             attempt.future.set_exception(CancelledError())
@@ -199,11 +200,7 @@ class RayExecutor:
             attempt.future.set_exception(TaskLost(f"no live node can run it any more: {reason}"))
             return
         if reason is not None:
-            failed = attempt.target.if_unavailable == "fail"
-            status, tail = (
-                (ERROR, " (the target says if_unavailable: fail)") if failed else (SKIPPED, "")
-            )
-            attempt.future.set_result(JobResult(status, reason + tail))
+            attempt.future.set_result(unavailable_result(attempt.target, reason))
             return
         options = task_resources(attempt.need, timed, node)
         if node is not None:
@@ -216,7 +213,12 @@ class RayExecutor:
         sharing = self.share_artifacts and not self.shared_artifacts
         bundles = self._bundles.of(key) if sharing else []
         outcome_ref, bundle_ref = self._remote.options(**options).remote(
-            attempt.request, attempt.timeout, self.expected, self.shared_artifacts, *bundles
+            attempt.request,
+            attempt.timeout,
+            self.expected,
+            self.shared_artifacts,
+            *bundles,
+            send_back=sharing,
         )
         attempt.ref = outcome_ref
         logger.debug(
@@ -283,7 +285,7 @@ class RayExecutor:
             return
         self.retried.append(
             {"job_id": attempt.request.job["job_id"], "mode": attempt.request.mode,
-             "error": _first_line(error)}
+             "error": error_line(error)}
         )  # fmt: skip
         if attempt.tries < self.max_task_retries:
             attempt.tries += 1
@@ -293,7 +295,7 @@ class RayExecutor:
             return
         lost = TaskLost(
             f"lost {attempt.tries + 1} time(s) to infrastructure failures, last: "
-            f"{_first_line(error)}"
+            f"{error_line(error)}"
         )
         attempt.future.set_exception(lost)
 
@@ -329,13 +331,8 @@ class RayExecutor:
         """Cancel what is left and leave the cluster (stopping a local instance)."""
         if self._closed:
             return
+        self._closed = True  # first: a failure handled meanwhile is not retried
         self.cancel_all()
-        self._closed = True
         self._outcomes.put(None)
         self._handler.join(timeout=10)
         self._ray.shutdown()
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from squeezebench.harness.environment import package_versions
+from squeezebench.harness.sweep import call_optional
 from squeezebench.spec.load import ResolvedSpec
 from squeezebench.spec.models import ExecutionSpec
 
@@ -35,9 +36,8 @@ def open_cluster(execution: ExecutionSpec, resolved: ResolvedSpec, reporter: Any
         for target in resolved.targets
         if (reason := cluster.unservable(target)) is not None
     ]
-    announce = getattr(reporter, "targets_unavailable", None)
-    if unservable and announce is not None:
-        announce(unservable)
+    if unservable:
+        call_optional(reporter, "targets_unavailable", unservable)
     return cluster
 
 

@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from squeezebench.errors import BackendUnavailable, ConversionError, SqueezebenchError, UserError
+from squeezebench.errors import (
+    BackendUnavailable,
+    ConversionError,
+    SqueezebenchError,
+    UserError,
+    first_line,
+)
 from squeezebench.harness.artifact_cache import ArtifactCache, artifact_key
 from squeezebench.harness.compress import CompressedArtifact, compress
 from squeezebench.harness.environment import cpu_model, gpu_name
@@ -102,7 +108,7 @@ def failure_result(error: BaseException, prefix: str = "") -> JobResult:
     carry no traceback, only their full message when it runs over one line.
     """
     whole = describe_failure(error, with_traceback=True)
-    first = next((line.strip() for line in whole.splitlines() if line.strip()), "")
+    first = first_line(whole)
     reason = prefix + (first or type(error).__name__)
     return JobResult(ERROR, reason, details=whole if whole.strip() != first else None)
 
@@ -366,7 +372,7 @@ class Workspace:
         try:
             compressed = self.compressed(job)
         except ConverterUnavailable as error:
-            return _unavailable(job, str(error))
+            return unavailable_result(job.target, str(error))
         except ConversionError as error:
             return JobResult(SKIPPED, f"compressing {job.variant.name}: {error}")
         except Exception as error:
@@ -375,13 +381,13 @@ class Workspace:
         try:
             reason = backend.check(job.target)
             if reason is not None:
-                return _unavailable(job, reason)
+                return unavailable_result(job.target, reason)
             runnable, conversions = self.converted(job, compressed, backend)
             start = time.perf_counter()
             runner = backend.prepare(runnable.artifact, job.target)
             prepare_seconds = time.perf_counter() - start
         except (BackendUnavailable, ConverterUnavailable) as error:
-            return _unavailable(job, str(error))
+            return unavailable_result(job.target, str(error))
         except ConversionError as error:
             return JobResult(SKIPPED, str(error))
         except Exception as error:
@@ -435,8 +441,8 @@ def workspace_key(request: Any) -> tuple[Any, ...]:
     )
 
 
-def _unavailable(job: Job, reason: str) -> JobResult:
+def unavailable_result(target: Any, reason: str) -> JobResult:
     """A target that cannot run here: skipped, or an error if the spec says so."""
-    if getattr(job.target, "if_unavailable", "skip") == "fail":
+    if getattr(target, "if_unavailable", "skip") == "fail":
         return JobResult(ERROR, f"{reason} (the target says if_unavailable: fail)")
     return JobResult(SKIPPED, reason)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from squeezebench.errors import ConversionError
+from squeezebench.errors import ConversionError, first_line
 from squeezebench.plugins.contracts import Converter
 from squeezebench.plugins.registry import Registry
 
@@ -116,17 +116,11 @@ def run_chain(
         try:
             artifact = converter().convert(artifact, example_input)
         except ConversionError as error:
-            raise ConversionError(f"{converter.name}: {first_line(str(error))}") from None
+            raise ConversionError(f"{converter.name}: {first_line(str(error), 300)}") from None
         except Exception as error:
             raise ConversionError(
-                f"{converter.name} failed: {type(error).__name__}: {first_line(str(error))}"
+                f"{converter.name} failed: {type(error).__name__}: {first_line(str(error), 300)}"
             ) from None
         current_format = converter.target
     seconds = time.perf_counter() - start
     return Converted(artifact, current_format, tuple(c.name for c in chain), seconds)
-
-
-def first_line(text: str, limit: int = 300) -> str:
-    """The first non-empty line of ``text``, cut at ``limit`` characters."""
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from squeezebench.errors import PluginError
+from squeezebench.errors import PluginError, first_line
 from squeezebench.plugins.markers import PROJECT_NAME
 
 DISABLE_AUTOLOAD_ENV = "SQUEEZEBENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -94,7 +94,7 @@ def entry_point_plugins(
         except Exception as error:
             raise PluginError(
                 f"plugin {entry_point.name!r} ({entry_point.value}) of {label} failed to "
-                f"load: {type(error).__name__}: {_first_line(error)} (uninstall "
+                f"load: {type(error).__name__}: {first_line(str(error))} (uninstall "
                 f"{distribution.metadata['name']}, or set {DISABLE_AUTOLOAD_ENV}=1 to skip "
                 "third-party plugins)"
             ) from error
@@ -114,7 +114,7 @@ def environment_plugins() -> list[FoundPlugin]:
         except Exception as error:
             raise PluginError(
                 f"{PLUGINS_ENV} names {entry!r}, which failed to load: "
-                f"{type(error).__name__}: {_first_line(error)}"
+                f"{type(error).__name__}: {first_line(str(error))}"
             ) from error
         plugins.append(FoundPlugin(f"{PLUGINS_ENV}:{entry}", module, _origin(entry, module)))
     return plugins
@@ -167,8 +167,3 @@ def distribution_of_module(module_name: str) -> str | None:
             if entry_point.group == PROJECT_NAME and entry_point.module.split(".")[0] == top_level:
                 return distribution_label(distribution)
     return None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else ""

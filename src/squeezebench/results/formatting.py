@@ -6,6 +6,8 @@ import math
 import re
 from typing import Any
 
+from squeezebench.errors import first_line
+
 MISSING = "—"
 """A value that is not there (not measured, failed, NaN)."""
 
@@ -74,8 +76,7 @@ def short_reason(reason: Any, limit: int = 160) -> str:
     Runs keep a failed job's traceback in ``_logs/`` and say so in the reason; results
     written before that (or by another tool) may still hold one in the reason itself.
     """
-    line = next((x.strip() for x in str(reason or "").splitlines() if x.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    return first_line(str(reason or ""), limit)
 
 
 _LOG_REFERENCE = re.compile(r" \(see (_logs/[^()\s]+\.log)\)$")
@@ -91,3 +92,13 @@ def without_log_reference(reason: str) -> tuple[str, str | None]:
     if match is None:
         return reason, None
     return reason[: match.start()], match.group(1)
+
+
+def md_escape(text: str) -> str:
+    """``text`` safe in a Markdown table cell (backslashes, pipes, line breaks)."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def slugify(text: str, empty: str = "group") -> str:
+    """``text`` as a lowercase file-name and anchor fragment (``empty`` when nothing is left)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or empty

@@ -84,12 +84,13 @@ def write_failure(path: Path, error: OSError) -> ResultsWriteError:
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write ``path`` whole or not at all: ``write(handle)`` fills a temporary file first.
 
-    Raises :class:`ResultsWriteError` when the file system refuses (the previous content
-    of ``path``, if any, is untouched).
+    Creates ``path``'s folder if needed. Raises :class:`ResultsWriteError` when the file
+    system refuses (the previous content of ``path``, if any, is untouched).
     """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # readers skip "." files
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "wb") as handle:
             write(handle)
             handle.flush()

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from squeezebench.errors import first_line
 from squeezebench.results.schema import SCHEMA_VERSION, arrow_schema, column_names
 from squeezebench.results.storage import atomic_write
 
@@ -97,7 +98,6 @@ class RunStore:
         import numpy as np
 
         folder = self.directory / OUTPUTS_DIR
-        folder.mkdir(exist_ok=True)
         path = folder / f"{job_id}.npy"
 
         atomic_write(path, lambda handle: np.save(handle, outputs, allow_pickle=False))
@@ -117,7 +117,6 @@ class RunStore:
         terminals never show a traceback, and nothing of it is lost.
         """
         folder = self.directory / LOGS_DIR
-        folder.mkdir(exist_ok=True)
         path = folder / f"{job_id}.log"
         data = (text + "\n").encode("utf-8")
         atomic_write(path, lambda handle: handle.write(data))
@@ -138,7 +137,7 @@ class RunStore:
 
 def _brief(error: BaseException, path: Path | None = None) -> str:
     """``Type: message`` on one line, without a repetition of the file's own path."""
-    message = (str(error).splitlines() or [""])[0]
+    message = first_line(str(error))
     if path is not None:  # pyarrow: "Could not open Parquet input source '<path>': <why>"
         message = message.rpartition(f"'{path}': ")[2]
     return f"{type(error).__name__}: {message}"

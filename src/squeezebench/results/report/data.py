@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from squeezebench.errors import UserError
 from squeezebench.results import columns as col
-from squeezebench.results.formatting import number_or_none
+from squeezebench.results.formatting import number_or_none, slugify
 from squeezebench.results.pareto import Interval, pareto_optimal
 from squeezebench.results.report.model import (
     BatchEntry,
@@ -26,10 +25,6 @@ from squeezebench.results.status import OK
 BASELINE = "baseline"
 DEFAULT_NOISE_THRESHOLD = 0.1
 """The spec's default ``benchmark.noise_threshold``, for results without a manifest."""
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "group"
 
 
 def _environment(manifest: dict[str, Any]) -> str:
@@ -101,7 +96,7 @@ def build_report(rows: Sequence[dict[str, Any]], selection: RunSelection) -> Rep
             variants=entries,
             noise_threshold=threshold,
         )
-        slug = _slug(f"{model}-{dataset or ''}-{target}")
+        slug = slugify(f"{model}-{dataset or ''}-{target}")
         while slug in slugs:
             slug += "-2"
         slugs.add(slug)

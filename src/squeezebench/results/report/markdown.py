@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from squeezebench.results.formatting import md_escape
 from squeezebench.results.report import table
 from squeezebench.results.report.model import Report
 from squeezebench.results.report.search_render import section_markdown
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(
@@ -19,8 +16,8 @@ def render_markdown(
 ) -> str:
     """The report as Markdown; ``images`` (PNG files next to it) are linked by file name;
     ``searches`` (each search's answer, progress and sensitivity) come first."""
-    lines = [f"# squeezebench report: {_md_escape(table.report_title(report))}", ""]
-    lines += [f"- {_md_escape(line)}" for line in table.run_lines(report)]
+    lines = [f"# squeezebench report: {md_escape(table.report_title(report))}", ""]
+    lines += [f"- {md_escape(line)}" for line in table.run_lines(report)]
     lines.append("")
     if note:
         lines += [f"> {note}", ""]
@@ -28,16 +25,16 @@ def render_markdown(
     for section in searches:
         lines += section_markdown(section, images)
     for group in report.groups:
-        lines += [f"## {_md_escape(group.title)}", ""]
+        lines += [f"## {md_escape(group.title)}", ""]
         header = table.columns(group)
-        lines.append("| " + " | ".join(_md_escape(c) for c in header) + " |")
+        lines.append("| " + " | ".join(md_escape(c) for c in header) + " |")
         lines.append(
             "| " + " | ".join(":--" if i < 2 else "--:" for i in range(len(header))) + " |"
         )
         for entry in group.variants:
             texts = []
             for cell in table.cells(group, entry):
-                text = _md_escape(cell.text)
+                text = md_escape(cell.text)
                 if "baseline" in cell.classes or ("pareto" in cell.classes and text):
                     text = f"**{text}**"
                 texts.append(text)
@@ -45,10 +42,10 @@ def render_markdown(
         lines.append("")
         flagged = table.flags(group)
         if flagged:
-            lines += ["Flagged:", ""] + [f"- {_md_escape(flag.text)}" for flag in flagged] + [""]
+            lines += ["Flagged:", ""] + [f"- {md_escape(flag.text)}" for flag in flagged] + [""]
         for image in images:
             if image.group == group.slug:
-                lines += [f"![{_md_escape(image.alt)}]({image.path.name})", ""]
+                lines += [f"![{md_escape(image.alt)}]({image.path.name})", ""]
     lines += [f"_{table.LEGEND}_", ""]
     if aggregation:
         lines += [f"_{aggregation}_", ""]

@@ -9,12 +9,12 @@ imports Optuna or the search engine.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from squeezebench.results import columns as col
+from squeezebench.results.formatting import slugify
 from squeezebench.results.runs import RunSelection
 from squeezebench.spec.search_terms import COLUMNS, DELTA, PLAIN, SHIPPED_BYTES, format_amount
 
@@ -92,7 +92,7 @@ def search_sections(rows: Sequence[dict[str, Any]], selection: RunSelection) -> 
         ]
         answer = search.get("answer") or {}
         lines = answer.get("lines") or [f"search {search.get('status', 'unfinished')}"]
-        slug = "search-" + re.sub(r"[^A-Za-z0-9]+", "-", run_id).strip("-").lower()
+        slug = "search-" + slugify(run_id, empty="")
         heading = (
             f"Search {search.get('search_id')} on {search.get('target')} "
             f"({search.get('sampler')}, seed {search.get('seed')})"

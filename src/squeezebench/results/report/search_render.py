@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from squeezebench.results.formatting import md_escape
 from squeezebench.results.report.search_data import SearchSection, sensitivity_rows
 
 
@@ -55,30 +56,26 @@ def search_figures(sections: Sequence[SearchSection]) -> list[Any]:
     return [progress_figure(s, p) for s in sections for p in s.progress if p.points]
 
 
-def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def section_markdown(section: SearchSection, images: Sequence[Any]) -> list[str]:
     """The section as Markdown lines."""
-    lines = [f"## {_md(section.heading)}", "", "```", *section.lines, "```", ""]
+    lines = [f"## {md_escape(section.heading)}", "", "```", *section.lines, "```", ""]
     lines += [
-        f"![{_md(image.alt)}]({image.path.name})"
+        f"![{md_escape(image.alt)}]({image.path.name})"
         for image in images
         if image.group == section.slug and image.kind.startswith("progress")
     ]
     lines.append("")
     if section.sensitivity:
         header, rows = sensitivity_rows(section.sensitivity)
-        lines += [f"### Sensitivity ({_md(section.sensitivity.get('constraint', ''))})", ""]
+        lines += [f"### Sensitivity ({md_escape(section.sensitivity.get('constraint', ''))})", ""]
         lines.append("| " + " | ".join(header) + " |")
         lines.append(
             "| " + " | ".join(":--" if i < 2 else "--:" for i in range(len(header))) + " |"
         )
-        lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows]
-        lines += [""] + [f"- {_md(note)}" for note in section.sensitivity.get("notes", [])]
+        lines += ["| " + " | ".join(md_escape(cell) for cell in row) + " |" for row in rows]
+        lines += [""] + [f"- {md_escape(note)}" for note in section.sensitivity.get("notes", [])]
         lines += [
-            f"\n![{_md(image.alt)}]({image.path.name})"
+            f"\n![{md_escape(image.alt)}]({image.path.name})"
             for image in images
             if image.group == section.slug and image.kind == "sensitivity"
         ]
