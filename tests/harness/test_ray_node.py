@@ -61,6 +61,11 @@ def test_artifacts_come_back_and_a_later_task_reuses_them(pruned) -> None:
     assert added == {}  # it found the compressed variant in what it was given
     assert timed.result.metrics["hostname"] == outcome.hostname
 
+    unshared, nothing = run_on_node(
+        dispatcher.request(job, "evaluate"), 120, expected, False, send_back=False
+    )
+    assert unshared.result.status == "ok" and nothing == {}  # no sharing: nothing shipped
+
 
 def test_a_shared_folder_is_used_as_it_is(pruned, tmp_path) -> None:
     dispatcher, job, expected = pruned

@@ -128,11 +128,13 @@ def run_on_node(
     expected: dict[str, str | None],
     shared: bool,
     *bundles: Bundle,
+    send_back: bool = True,
 ) -> tuple[NodeOutcome, Bundle]:
     """Run ``request`` here in a fresh worker; returns the outcome and the artifacts added.
 
     ``shared``: the request's artifact folder is one every node sees (used as it is); else
-    ``bundles`` seed a private folder and the files the job adds come back.
+    ``bundles`` seed a private folder and the files the job adds come back (unless
+    ``send_back`` is false: artifacts are not shared between nodes at all).
     """
     from squeezebench.harness.workspace import JobResult
 
@@ -159,11 +161,15 @@ def run_on_node(
         request = dataclasses.replace(request, artifact_cache_dir=str(folder))
         with _without_rays_main_module():
             result = _executor().execute(request, timeout)
-        added = {
-            path.name: path.read_bytes()
-            for path in sorted(folder.iterdir())
-            if path.is_file() and path.name not in given and path.name.endswith(".pt")
-        }
+        added = (
+            {
+                path.name: path.read_bytes()
+                for path in sorted(folder.iterdir())
+                if path.is_file() and path.name not in given and path.name.endswith(".pt")
+            }
+            if send_back
+            else {}
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     outcome = NodeOutcome(result, node_id, hostname, host_environment(), len(added))
