@@ -92,7 +92,11 @@ _COLUMNS: list[tuple[str, pa.DataType, str]] = [
         pa.float64(),
         "most CPU time stolen by the hypervisor from our cores, in cores",
     ),
-    ("cpu_cores_available", pa.int32(), "cores this process may run on (sched_getaffinity)"),
+    (
+        "cpu_cores_available",
+        pa.int32(),
+        "cores this process may use (affinity mask, capped by a cgroup CPU quota)",
+    ),
     ("contention_retries", pa.int32(), "timing windows measured again because of contention"),
     ("gpu_other_processes", pa.int32(), "most other processes seen on the GPU while timing"),
     ("gpu_throttle", pa.string(), "GPU clock throttle reasons seen while timing"),

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from helpers.cpu_burner import cpu_burner
 
-from squeezebench.harness.measure import contention
+from squeezebench.harness.measure import conditions
+from squeezebench.harness.measure.conditions import thread_problem
 from squeezebench.harness.measure.contention import (
     CpuContentionProbe,
     cgroup_cpu_quota,
-    check_threads,
     cpu_cores_available,
 )
 
@@ -166,24 +166,26 @@ def test_cpu_cores_available_is_the_affinity_mask_or_every_cpu(monkeypatch) -> N
     assert cpu_cores_available() == frozenset({0, 1, 2})
 
 
-def test_check_threads_against_affinity_and_quota() -> None:
-    assert check_threads(2, {0, 1}, read_quota=False) is None
-    assert check_threads(3, {0, 1, 2, 3, 8}, read_quota=False) is None
-    assert check_threads(3, {0, 1}, read_quota=False) == (
-        "3 threads requested but this process may run on 2 CPU(s) (0-1); "
-        "threads beyond the cores wait for each other"
+def test_thread_problem_against_the_cores_available() -> None:
+    assert thread_problem(2, 2) is None and thread_problem(1, 4) is None
+    assert thread_problem(None, 2) is None and thread_problem(4, None) is None  # unknown
+    assert thread_problem(3, 2) == (
+        "3 threads requested but this process may use 2 CPU(s) (affinity mask and cgroup CPU "
+        "quota); threads beyond the cores wait for each other"
     )
-    assert check_threads(2, {0, 1, 2, 3}, quota_cores=1.5) == (
-        "2 threads requested but the cgroup CPU quota allows 1.5 cores; "
-        "the kernel throttles the surplus threads"
-    )
-    assert check_threads(1, {0, 1, 2, 3}, quota_cores=1.5) is None
 
 
-def test_check_threads_reads_the_quota_by_default(monkeypatch) -> None:
-    monkeypatch.setattr(contention, "cgroup_cpu_quota", lambda: 1.0)
-    assert "quota allows 1 cores" in check_threads(2, {0, 1})
-    assert check_threads(2, {0, 1}, read_quota=False) is None
+def test_the_cores_available_are_capped_by_the_cgroup_quota(monkeypatch) -> None:
+    affinity = len(cpu_cores_available())
+    monkeypatch.setattr(conditions, "cgroup_cpu_quota", lambda: None)
+    assert conditions.cpu_cores_available() == affinity
+    monkeypatch.setattr(conditions, "_available_cpus", lambda: frozenset({4, 5, 6, 7}))
+    monkeypatch.setattr(conditions, "cgroup_cpu_quota", lambda: 1.5)  # docker --cpus=1.5
+    assert conditions.cpu_cores_available() == 1
+    monkeypatch.setattr(conditions, "cgroup_cpu_quota", lambda: 0.5)
+    assert conditions.cpu_cores_available() == 1
+    monkeypatch.setattr(conditions, "cgroup_cpu_quota", lambda: 16.0)
+    assert conditions.cpu_cores_available() == 4
 
 
 def cgroup_tree(tmp_path: Path, membership: str, limits: dict[str, str]) -> tuple[Path, Path]:

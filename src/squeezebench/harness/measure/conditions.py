@@ -15,10 +15,12 @@ use exceeds the threshold *plus* the probe's own resolution (``tick_cores``).
 
 from __future__ import annotations
 
+import math
+
 from squeezebench.harness.measure.contention import (
     CpuContentionProbe,
     GpuContentionProbe,
-    check_threads,
+    cgroup_cpu_quota,
 )
 from squeezebench.harness.measure.contention import (
     cpu_cores_available as _available_cpus,
@@ -28,15 +30,22 @@ from squeezebench.harness.measure.window import ConditionReading
 
 
 def cpu_cores_available() -> int:
-    """How many CPUs this process may run on (its affinity mask)."""
-    return len(_available_cpus())
+    """How many CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU
+    quota when one is set (rounded down, at least 1: ``--cpus=1.5`` gives 1)."""
+    cores = len(_available_cpus())
+    quota = cgroup_cpu_quota()
+    return cores if quota is None else max(1, min(cores, math.floor(quota)))
 
 
 def thread_problem(threads: int | None, available: int | None) -> str | None:
-    """Why ``threads`` would oversubscribe ``available`` cores, or None."""
-    if not threads or not available:
+    """Why ``threads`` would oversubscribe ``available`` cores (``cpu_cores_available``), or
+    None when they fit or either is unknown."""
+    if not threads or not available or threads <= available:
         return None
-    return check_threads(threads, cores=range(available), read_quota=False)
+    return (
+        f"{threads} threads requested but this process may use {available} CPU(s) (affinity "
+        "mask and cgroup CPU quota); threads beyond the cores wait for each other"
+    )
 
 
 class MachineProbe:

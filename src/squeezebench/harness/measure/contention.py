@@ -2,10 +2,11 @@
 
 A latency sample is only worth something when the cores it ran on were ours. Two checks:
 
-* before timing, ``check_threads`` compares the threads requested with the CPUs this process
-  may run on (its affinity mask, and a cgroup v2 CPU quota when one is set): more threads than
-  cores make OpenMP-style thread pools wait for descheduled siblings, which can turn a 0.07 ms
-  call into a 40 ms one;
+* the CPUs this process may run on (``cpu_cores_available``, its affinity mask) and a cgroup v2
+  CPU quota (``cgroup_cpu_quota``), against which
+  :func:`~squeezebench.harness.measure.conditions.thread_problem` checks the threads
+  requested: more threads than cores make OpenMP-style thread pools wait for descheduled
+  siblings, which can turn a 0.07 ms call into a 40 ms one;
 * around each timing window, ``CpuContentionProbe`` measures how much CPU other processes used
   on those CPUs (``/proc/stat`` minus our own process tree), and how much the hypervisor took.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,6 @@ __all__ = [
     "GpuContention",
     "GpuContentionProbe",
     "cgroup_cpu_quota",
-    "check_threads",
     "cpu_cores_available",
 ]
 
@@ -78,34 +78,6 @@ def cgroup_cpu_quota(cgroup_root: Path = CGROUP, proc_root: Path = PROC) -> floa
             break
         folder = folder.parent
     return min(limits) if limits else None
-
-
-def check_threads(
-    threads: int,
-    cores: Collection[int] | None = None,
-    quota_cores: float | None = None,
-    *,
-    read_quota: bool = True,
-) -> str | None:
-    """Why ``threads`` threads would oversubscribe this process's CPUs, or None when they fit.
-
-    ``cores`` defaults to ``cpu_cores_available()``; ``quota_cores`` to ``cgroup_cpu_quota()``
-    when ``read_quota`` (pass ``read_quota=False`` to check the affinity mask only).
-    """
-    cores = cpu_cores_available() if cores is None else cores
-    if threads > len(cores):
-        return (
-            f"{threads} threads requested but this process may run on {len(cores)} CPU(s) "
-            f"({_ranges(cores)}); threads beyond the cores wait for each other"
-        )
-    if quota_cores is None and read_quota:
-        quota_cores = cgroup_cpu_quota()
-    if quota_cores is not None and threads > quota_cores:
-        return (
-            f"{threads} threads requested but the cgroup CPU quota allows {quota_cores:g} "
-            "cores; the kernel throttles the surplus threads"
-        )
-    return None
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,10 @@ def describe_layers(module: Any, example: Any) -> ModelLayers:
     """Every named module of ``module`` in order (the root only when it has no children).
 
     Output shapes and FLOPs come from one forward pass of ``example`` (FLOPs counted by
-    ``torch.utils.flop_counter``, None where it cannot run the model).
+    ``torch.utils.flop_counter``, None where it cannot run the model). Without an example,
+    or when the model does not run on it, shapes and FLOPs are left empty.
     """
+    import numpy as np
     import torch
 
     from squeezebench.plugins.builtin.methods._layer_selection import candidate_layers
@@ -66,10 +68,14 @@ def describe_layers(module: Any, example: Any) -> ModelLayers:
     named = [(name, layer) for name, layer in module.named_modules() if name]
     if not named:  # a bare layer: the root is the one layer a pattern can name
         named = [("", module)]
+    if isinstance(example, np.ndarray):
+        example = torch.from_numpy(example)
     hooks = [layer.register_forward_hook(recorder(name)) for name, layer in named]
-    counts, total = _flops(module, example)
-    for hook in hooks:
-        hook.remove()
+    try:
+        counts, total = _flops(module, example) if example is not None else (None, None)
+    finally:
+        for hook in hooks:
+            hook.remove()
     batch = max(int(example.shape[0]) if getattr(example, "shape", None) else 1, 1)
     selectable = {name for name, _ in candidate_layers(module)}
     root = type(module).__name__
@@ -100,8 +106,11 @@ def _flops(module: Any, example: Any) -> tuple[dict[str, int] | None, int | None
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:
             module(example)
     except Exception:
-        with torch.inference_mode():
-            module(example)  # the shapes still come from a plain forward pass
+        try:
+            with torch.inference_mode():
+                module(example)  # the shapes may still come from a plain forward pass
+        except Exception:
+            pass  # neither runs: no shapes, no FLOPs (the table still lists the layers)
         return None, None
     counts = {key: sum(ops.values()) for key, ops in counter.get_flop_counts().items()}
     return counts, counter.get_total_flops()
