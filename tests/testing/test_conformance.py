@@ -120,3 +120,22 @@ def test_the_fixtures_give_a_model_and_a_context(
     assert module(example).shape == (len(example), 10)
     assert squeezebench_method_context.data is squeezebench_data
     assert squeezebench_method_context.seed == 0
+
+
+def test_the_case_device_is_judged_by_the_backends_own_device_rule() -> None:
+    torch_backend = BUILTINS.backend("torch")
+
+    class NumberedCpus(torch_backend):  # writes its CPUs as cpu0, cpu1, ...
+        """Torch on a numbered CPU."""
+
+        name = "numbered-cpus"
+
+        @classmethod
+        def check_device(cls, device: str) -> str | None:
+            return None if device in ("cpu0", "cpu1") else f"{device}: write cpu0 or cpu1"
+
+    check_backend_declares_its_contract(BackendCase(NumberedCpus, device="cpu0"))
+    with pytest.raises(ConformanceFailure, match="write cpu0 or cpu1"):
+        check_backend_declares_its_contract(BackendCase(NumberedCpus, device="cpu"))
+    with pytest.raises(ConformanceFailure, match="cpu:0"):
+        check_backend_declares_its_contract(BackendCase(torch_backend, device="cpu:0"))

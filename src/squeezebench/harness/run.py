@@ -309,7 +309,7 @@ def _run_locked(
         started_at = dt.datetime.now(dt.timezone.utc)
         return _identity(job, run_id, resolved, git_sha) | {col.STARTED_AT: started_at}
 
-    if dispatcher.slots > 1:  # a cluster: several jobs in flight
+    if cluster is not None or dispatcher.slots > 1:  # a cluster: jobs in flight, may be lost
         sweep: Sweep = ConcurrentSweep(jobs, dispatcher.submit, store, manifest, reporter, identity)
     else:
         sweep = Sweep(jobs, dispatcher.execute, store, manifest, reporter, identity)
@@ -326,24 +326,26 @@ def _run_locked(
             outcome.search = run_search(context)
         sweep.drift_check()
         outcome.rows = sweep.finish()
-        outcome.status = "incomplete" if getattr(sweep, "lost", None) else "complete"
+        outcome.status = "incomplete" if sweep.lost else "complete"
     except BaseException as error:  # Ctrl-C, SIGTERM, a full disk...: say how it stopped
         outcome.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         manifest.data["stopped_by"] = stop_reason(error)
+        jobs = manifest.data["jobs"]
         for job in sweep.jobs_in_flight():  # not saved: it runs again on --resume
-            manifest.data["jobs"][job.job_id]["status"] = "interrupted"
+            jobs[job.job_id]["status"] = "interrupted"
+        for entry in jobs.values():  # search trials in flight too
+            if entry.get("status") == "running":
+                entry["status"] = "interrupted"
         raise
     finally:
         outcome.resumed_jobs = sweep.resumed_jobs
-        if not outcome.rows:
-            outcome.rows = [row for record in sweep.records.values() for row in record.rows()]
         if cluster is not None:  # where every target was timed, and by which hosts
             manifest.data["execution"] = cluster_facts(cluster)
         dispatcher.close()
         if temporary_dir:
             shutil.rmtree(temporary_dir, ignore_errors=True)
         try:
-            manifest.finish(outcome.status if outcome.status != "running" else "failed")
+            manifest.finish(outcome.status)
         except ResultsWriteError:
             if outcome.status == "complete":
                 raise  # else the error that stopped the run is the one to report

@@ -38,3 +38,24 @@ def test_every_named_module_is_listed_with_shapes_parameters_and_flops() -> None
 def test_a_bare_layer_is_its_own_row() -> None:
     (row,) = describe_layers(torch.nn.Linear(3, 2), torch.zeros(1, 3)).layers
     assert row.name == "" and row.type == "Linear" and row.flops == 12 and row.selectable
+
+
+def test_without_an_example_or_with_one_the_model_rejects_the_layers_are_still_listed() -> None:
+    model = Nested().eval()
+    for example in (None, torch.zeros(2, 3)):  # no example; a shape the model cannot take
+        described = describe_layers(model, example)
+        assert [row.name for row in described.layers] == [
+            "features",
+            "features.0",
+            "features.1",
+            "head",
+        ]
+        assert described.flops is None and all(row.output_shape is None for row in described.layers)
+        assert not model._forward_hooks and not model.head._forward_hooks  # hooks removed
+
+
+def test_a_numpy_example_runs_like_a_tensor() -> None:
+    import numpy as np
+
+    described = describe_layers(Nested().eval(), np.zeros((1, 1, 8, 8), dtype=np.float32))
+    assert described.flops == 2 * 9 * 4 * 36 + 2 * 144 * 10

@@ -93,6 +93,14 @@ def test_submodules_are_found_without_running_the_package(tmp_path) -> None:
     )
 
 
+def test_a_package_that_extends_its_path_at_import_cannot_be_judged_statically(tmp_path) -> None:
+    (tmp_path / "static_ext").mkdir()
+    (tmp_path / "static_ext" / "__init__.py").write_text(
+        "from pkgutil import extend_path\n__path__ = extend_path(__path__, __name__)\n"
+    )
+    assert PythonFactory().check("static_ext.elsewhere:build", tmp_path) is None  # import tells
+
+
 @pytest.mark.parametrize(
     "body",
     [

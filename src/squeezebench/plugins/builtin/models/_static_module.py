@@ -23,7 +23,12 @@ class ModuleLookup:
     """The spec of the module found, or why it was not (the deepest part that is missing)."""
 
     spec: ModuleSpec | None
-    problem: str | None = None
+    problem: str | None = None  # None with no spec: cannot tell without importing
+
+    @property
+    def unknown(self) -> bool:
+        """Neither found nor shown missing: only an import can tell."""
+        return self.spec is None and self.problem is None
 
 
 def find_module(dotted: str) -> ModuleLookup:
@@ -44,9 +49,18 @@ def find_module(dotted: str) -> ModuleLookup:
             name, list(spec.submodule_search_locations)
         )
         if found is None:
+            if _extends_itself(spec):  # its __init__ may add the module when imported
+                return ModuleLookup(None)
             return ModuleLookup(None, f"package {package!r} has no module {part!r}")
         spec = found
     return ModuleLookup(spec)
+
+
+def _extends_itself(package: ModuleSpec) -> bool:
+    """Whether a package's ``__init__`` may add modules at import time (it touches
+    ``__path__`` or ``sys.modules``, or cannot be read)."""
+    source = module_source(package)
+    return source is None or "__path__" in source or "sys.modules" in source
 
 
 def module_source(spec: ModuleSpec) -> str | None:

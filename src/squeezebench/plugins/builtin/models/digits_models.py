@@ -150,8 +150,8 @@ class RetrainedWeights:
     previous_sha256: str
 
 
-def retrain_weights(name: str, directory: Path) -> RetrainedWeights:
-    """Train ``name`` with ``RECIPE`` and write its safetensors weights into ``directory``."""
+def trained_weights(name: str) -> bytes:
+    """Train ``name`` with ``RECIPE``; its safetensors weights (with the recipe as metadata)."""
     import torch
 
     model = build_architecture(name)
@@ -162,8 +162,17 @@ def retrain_weights(name: str, directory: Path) -> RetrainedWeights:
         "seed": str(TRAINING_SEED),
         "trained_with": f"torch {torch.__version__}",
     }
-    payload = digits_weights.encode_state_dict(model.state_dict(), metadata)
+    return digits_weights.encode_state_dict(model.state_dict(), metadata)
+
+
+def write_trained_weights(name: str, directory: Path, payload: bytes) -> RetrainedWeights:
+    """Write ``payload`` (from :func:`trained_weights`) as ``name``'s file in ``directory``."""
     path = digits_weights.write_weights(directory, name, payload)
     return RetrainedWeights(
         name, path, digits_weights.sha256(payload), digits_weights.SHIPPED_SHA256[name]
     )
+
+
+def retrain_weights(name: str, directory: Path) -> RetrainedWeights:
+    """Train ``name`` with ``RECIPE`` and write its safetensors weights into ``directory``."""
+    return write_trained_weights(name, directory, trained_weights(name))

@@ -13,11 +13,13 @@ import os
 import re
 from dataclasses import dataclass
 from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from squeezebench.plugins.builtin.models import safetensors_format
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable  # Python 3.11+; an annotation only
 
 WEIGHTS_PACKAGE = "squeezebench.plugins.builtin.models"
 WEIGHTS_FOLDER = "weights"

@@ -44,6 +44,8 @@ class PythonFactory(ModelSource):
         importlib.invalidate_caches()  # files written since the last look are found
         with _on_path(base_dir):
             lookup = find_module(module_name)
+        if lookup.unknown:
+            return None  # a package that extends itself at import: only an import can tell
         if lookup.spec is None:
             return f"{lookup.problem} (looked in {base_dir} and sys.path)"
         source = module_source(lookup.spec)
