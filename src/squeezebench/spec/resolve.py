@@ -321,21 +321,30 @@ class Resolver:
                 return
 
     def _sweep_target(self, name: str, steps: list[_RawStep], key: str) -> tuple[int, str] | None:
-        path: Path = ("sweep", name, key)
+        return self.param_target(
+            steps, key, ("sweep", name, key), "variant", name, "sweep key must be"
+        )
+
+    def param_target(
+        self, steps: list[_RawStep], key: str, path: Path, kind: str, name: str, lead: str
+    ) -> tuple[int, str] | None:
+        """(step index, param) that ``key`` (``<method>.<param>`` or ``<index>.<param>``)
+        names in ``steps`` of the ``kind`` (variant, pipeline) ``name``, or None after an issue
+        at ``path`` (``lead`` starts the message about a key that names no step)."""
+        owner = f"{kind} {name!r}"
         head, _, param = key.rpartition(".")
         if head.isdigit():
             index = int(head)
             if index >= len(steps):
-                self._issue(f"variant {name!r} has no step {index}", path, key=True)
+                self._issue(f"{owner} has no step {index}", path, key=True)
                 return None
         else:
             matches = [i for i, step in enumerate(steps) if step.method == head]
             if not matches:
                 methods = sorted({step.method for step in steps})
                 self._issue(
-                    f"sweep key must be '<method>.<param>' or '<step index>.<param>' of a "
-                    f"step of variant {name!r}: "
-                    + unknown_name_message("method", head or key, methods),
+                    f"{lead} '<method>.<param>' or '<step index>.<param>' of a step of "
+                    f"{owner}: " + unknown_name_message("method", head or key, methods),
                     path,
                     key=True,
                 )
@@ -349,12 +358,10 @@ class Resolver:
                 )
                 return None
             index = matches[0]
-        params_model = self.registry.get("method", steps[index].method).Params
-        if param not in params_model.model_fields:
+        fields = self.registry.get("method", steps[index].method).Params.model_fields
+        if param not in fields:
             self._issue(
-                unknown_name_message(
-                    f"parameter of {steps[index].method}", param, params_model.model_fields
-                ),
+                unknown_name_message(f"parameter of {steps[index].method}", param, fields),
                 path,
                 key=True,
             )

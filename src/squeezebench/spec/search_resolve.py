@@ -206,7 +206,11 @@ def _axes(
     failed = False
     for key, raw in params.items():
         path: Path = ("search", "space", name, "params", key)
-        target = _param_target(resolver, name, steps, key, path) if isinstance(key, str) else None
+        target = (
+            resolver.param_target(steps, key, path, "pipeline", name, "a searched param is")
+            if isinstance(key, str)
+            else None
+        )
         axis = _axis(key, target, raw) if target is not None else None
         if axis is None:
             failed = True
@@ -231,46 +235,6 @@ def _axes(
     if resolver._validate_steps(steps, first, {}) is None:
         return None
     return axes
-
-
-def _param_target(
-    resolver: Resolver, name: str, steps: list[_RawStep], key: str, path: Path
-) -> tuple[int, str] | None:
-    head, _, param = key.rpartition(".")
-    if head.isdigit():
-        index = int(head)
-        if index >= len(steps):
-            resolver._issue(f"pipeline {name!r} has no step {index}", path, key=True)
-            return None
-    else:
-        matches = [i for i, step in enumerate(steps) if step.method == head]
-        if not matches:
-            methods = sorted({step.method for step in steps})
-            resolver._issue(
-                f"a searched param is '<method>.<param>' or '<step index>.<param>' of a step "
-                f"of pipeline {name!r}: " + unknown_name_message("method", head or key, methods),
-                path,
-                key=True,
-            )
-            return None
-        if len(matches) > 1:
-            resolver._issue(
-                f"{head} appears {len(matches)} times in {name!r}: name the step by its "
-                f"index, e.g. '{matches[0]}.{param}'",
-                path,
-                key=True,
-            )
-            return None
-        index = matches[0]
-    fields = resolver.registry.get("method", steps[index].method).Params.model_fields
-    if param not in fields:
-        resolver._issue(
-            unknown_name_message(f"parameter of {steps[index].method}", param, fields),
-            path,
-            key=True,
-        )
-        return None
-    return index, param
 
 
 def _axis(key: str, target: tuple[int, str], raw: Any) -> SearchAxis | None:
