@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -81,12 +81,12 @@ class InlineExecutor(SequentialExecutor):
 
 
 @contextlib.contextmanager
-def _main_module_without_a_missing_file() -> Iterator[None]:
-    """Hide ``__main__.__file__`` when it is no file (``python -``, notebooks): new
-    processes would otherwise try to re-run it and die."""
+def main_module_file_hidden(hide: Callable[[str], bool]) -> Iterator[None]:
+    """Hide ``__main__.__file__`` while new processes start, when ``hide(path)`` says so:
+    multiprocessing's fork server and spawned workers import the main module's file."""
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
-    if path is None or os.path.isfile(path):
+    if path is None or not hide(path):
         yield
         return
     del main.__file__
@@ -94,6 +94,12 @@ def _main_module_without_a_missing_file() -> Iterator[None]:
         yield
     finally:
         main.__file__ = path
+
+
+def _main_module_without_a_missing_file() -> contextlib.AbstractContextManager[None]:
+    """Hide ``__main__.__file__`` when it is no file (``python -``, notebooks): new
+    processes would otherwise try to re-run it and die."""
+    return main_module_file_hidden(lambda path: not os.path.isfile(path))
 
 
 def _log_tail(path: str, lines: int = 200) -> str | None:

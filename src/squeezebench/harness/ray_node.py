@@ -28,7 +28,6 @@ import shutil
 import socket
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,20 +55,12 @@ class NodeOutcome:
     new_files: int = 0  # artifact files in the returned bundle
 
 
-@contextlib.contextmanager
-def _without_rays_main_module() -> Iterator[None]:
+def _without_rays_main_module() -> contextlib.AbstractContextManager[None]:
     """Hide the Ray worker's ``__main__`` file while job workers start: multiprocessing would
     import it (and with it Ray) in the fork server and again in every job's worker."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if path is None:
-        yield
-        return
-    del main.__file__
-    try:
-        yield
-    finally:
-        main.__file__ = path
+    from squeezebench.harness.executor import main_module_file_hidden
+
+    return main_module_file_hidden(lambda path: True)
 
 
 @functools.lru_cache(maxsize=1)
