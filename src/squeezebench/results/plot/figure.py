@@ -106,13 +106,14 @@ def figure_png(panels: Sequence[Panel], ncols: int, suptitle: str = "") -> bytes
     return buffer.getvalue()
 
 
-def _log_axis(ax: Any) -> None:
-    """A log x axis with plain numbers (20, 50, 100), not 2x10^1."""
+def log_axis(ax: Any, which: str = "x") -> None:
+    """A log axis (``x`` or ``y``) with plain numbers (20, 50, 100), not 2x10^1."""
     from matplotlib.ticker import FuncFormatter
 
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.xaxis.set_minor_formatter(  # only 2 and 5 of each decade: the others would collide
+    getattr(ax, f"set_{which}scale")("log")
+    axis = getattr(ax, f"{which}axis")
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(  # only 2 and 5 of each decade: the others would collide
         FuncFormatter(lambda value, _: f"{value:g}" if f"{value:.0e}"[0] in "25" else "")
     )
 
@@ -127,7 +128,7 @@ def _scatter(ax: Any, panel: Panel, colors: dict[str, str]) -> list[Point]:
     ax.set_axisbelow(True)
     log = log_scale([p.x for p in panel.points])
     if log:
-        _log_axis(ax)
+        log_axis(ax)
     ax.set_xlim(*x_limits(panel.points, log))
     low, high, cut = y_limits(panel.points)
     ax.set_ylim(low, high)

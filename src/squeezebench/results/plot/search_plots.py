@@ -12,7 +12,8 @@ import html
 import io
 from typing import Any
 
-from squeezebench.results.plot.figure import DOMINATED_COLOR, DPI, FRONT_COLOR
+from squeezebench.results.plot.axes import log_scale
+from squeezebench.results.plot.figure import DOMINATED_COLOR, DPI, FRONT_COLOR, log_axis
 from squeezebench.results.plot.interactive import InteractiveFigure
 from squeezebench.results.report.search_data import ObjectiveProgress, SearchSection
 from squeezebench.spec.search_terms import BYTES, DELTA, FRACTION
@@ -87,15 +88,8 @@ def progress_png(progress: ObjectiveProgress, title: str) -> bytes:
         xs = [t for t, _ in steps] + [last]
         ys = [v / factor for _, v in steps] + [steps[-1][1] / factor]
         ax.step(xs, ys, where="post", color=FRONT_COLOR, linewidth=1.6, label="best so far")
-    values = [p.value for p in progress.points]
-    if values and min(values) > 0 and max(values) / min(values) > 30:
-        from matplotlib.ticker import FuncFormatter
-
-        ax.set_yscale("log")  # plain numbers (20, 50, 100), not 2x10^1
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        ax.yaxis.set_minor_formatter(
-            FuncFormatter(lambda value, _: f"{value:g}" if f"{value:.0e}"[0] in "25" else "")
-        )
+    if log_scale([p.value for p in progress.points]):
+        log_axis(ax, "y")
     ax.set_xlabel("trial")
     ax.set_ylabel(_label(progress))
     ax.set_title(title, fontsize=11.5)
@@ -205,8 +199,7 @@ def progress_figure(section: SearchSection, progress: ObjectiveProgress) -> Inte
                 "hoverinfo": "skip",
             }
         )
-    values = [p.value for p in progress.points]
-    log = bool(values) and min(values) > 0 and max(values) / min(values) > 30
+    log = log_scale([p.value for p in progress.points])
     title = f"search progress: {progress.text}"
     layout = {
         "title": {"text": html.escape(title), "x": 0.01, "font": {"size": 15}},
